@@ -1,0 +1,25 @@
+"""Image preprocessing shared by training, evaluation and the exported serving graph.
+
+The model normalises pixels itself (its `pixel_normalization` layer), so preprocessing is only:
+grey → RGB, cast to float32 in the 0..255 scale, and bilinear resize to the model's input side.
+"""
+
+import tensorflow as tf
+
+
+def resize_images(images, side):
+    """uint8 or float images [H, W, C] or [B, H, W, C] with C ∈ {1, 3} → float32 [..., side, side, 3].
+
+    Pixel values stay in 0..255. Works eagerly and inside `tf.data`/`tf.function` (tested both ways).
+    """
+    images = tf.convert_to_tensor(images)
+    if images.shape.rank not in (3, 4):
+        raise ValueError(f"images must be [H, W, C] or [B, H, W, C], got shape {images.shape}")
+    channels = images.shape[-1]
+    if channels == 1:
+        images = tf.repeat(images, 3, axis=-1)
+    elif channels is not None and channels != 3:
+        raise ValueError(f"images must have 1 or 3 channels, got {channels}")
+    images = tf.cast(images, tf.float32)
+    resized = tf.image.resize(images, (side, side), method="bilinear", antialias=True)
+    return tf.clip_by_value(resized, 0.0, 255.0)

@@ -1,0 +1,57 @@
+"""What a training run leaves in its directory, and how to load it back."""
+
+import json
+import logging
+import os
+
+import keras
+
+from dmrh_tf.config import Config, merge
+
+log = logging.getLogger(__name__)
+
+CONFIG_FILE = "config.json"  # the resolved Config of the run
+MODEL_FILE = "model.keras"  # the trained encoder (functional model; codes, h, region outputs)
+RESULTS_FILE = "results.json"  # mAP@K and the run's facts
+HISTORY_FILE = "history.csv"  # one row of metrics per epoch
+SPLITS_DIR = "splits"  # the split list files (ids and labels) the run used
+CHECKPOINT_DIR = "checkpoints"  # weights at the end of every epoch
+BACKUP_DIR = "backup"  # the resumable state (weights, optimizer, memory, epoch)
+LOG_DIR = "logs"  # TensorBoard
+
+
+def write_config(run_dir, config):
+    os.makedirs(run_dir, exist_ok=True)
+    path = os.path.join(run_dir, CONFIG_FILE)
+    with open(path + ".tmp", "w") as f:
+        f.write(config.to_json())
+    os.replace(path + ".tmp", path)
+
+
+def read_config(run_dir):
+    path = os.path.join(run_dir, CONFIG_FILE)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path} not found: is {run_dir!r} a dmrh_tf run directory?")
+    with open(path) as f:
+        return merge(Config(), json.load(f), path)
+
+
+def load_run(run_dir, compile=False):
+    """The trained encoder and the `Config` of a finished run in `run_dir`."""
+    config = read_config(run_dir)
+    path = os.path.join(run_dir, MODEL_FILE)
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"{path} not found: the run in {run_dir!r} has not finished; rerun the same "
+            "`python -m dmrh_tf.train` command to resume it"
+        )
+    import dmrh_tf  # noqa: F401  (registers the custom layers)
+
+    return keras.saving.load_model(path, compile=compile), config
+
+
+def write_json(run_dir, name, values):
+    path = os.path.join(run_dir, name)
+    with open(path + ".tmp", "w") as f:
+        json.dump(values, f, indent=2, sort_keys=True)
+    os.replace(path + ".tmp", path)
