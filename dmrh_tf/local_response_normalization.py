@@ -37,7 +37,5 @@ class LocalResponseNormalization(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            depth_radius=self.depth_radius, bias=self.bias, alpha=self.alpha, beta=self.beta
-        )
+        config.update(depth_radius=self.depth_radius, bias=self.bias, alpha=self.alpha, beta=self.beta)
         return config

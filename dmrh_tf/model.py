@@ -51,14 +51,10 @@ def build_model(
     images = keras.Input((side, side, 3), name="images")
     normalize = keras.layers.Normalization(axis=-1, name="pixel_normalization")
     x = normalize(images)
-    region_outputs = cnnf_backbone(
-        x, bits, width=width, normalization=normalization, dropout=dropout
-    )
+    region_outputs = cnnf_backbone(x, bits, width=width, normalization=normalization, dropout=dropout)
     h = RegionFusion(weighting=weighting, name="fusion")(region_outputs)
     codes = BinaryCode(name="codes")(h)
-    model = keras.Model(
-        images, {"region_outputs": region_outputs, "h": h, "codes": codes}, name=name
-    )
+    model = keras.Model(images, {"region_outputs": region_outputs, "h": h, "codes": codes}, name=name)
     set_pixel_normalization(model, pixel_mean, pixel_std)
     return model
 

@@ -1,0 +1,157 @@
+"""`python -m dmrh_tf.train`: train DMRH, evaluate mAP@K, save the model and the results.
+
+    python -m dmrh_tf.train                      # built-in generated data, a few minutes on a CPU
+    python -m dmrh_tf.train --preset smoke       # the whole pipeline in about a minute
+    python -m dmrh_tf.train --dataset fashion_mnist --data-dir /usr/share/datasets/fashion-mnist
+
+Rerunning the same command resumes an interrupted run from its last finished epoch.
+"""
+
+import logging
+import os
+import sys
+import time
+
+import keras
+import tensorflow as tf
+
+from dmrh_tf import run_dir as rd
+from dmrh_tf.callbacks import NaNLossError, StopOnNaN
+from dmrh_tf.cnnf_weights import load_cnnf_weights
+from dmrh_tf.config import parse_args
+from dmrh_tf.data import load_splits, train_dataset, write_split_lists
+from dmrh_tf.distribution import is_chief, make_strategy, task_index
+from dmrh_tf.dmrh_loss import DMRHLoss
+from dmrh_tf.encode import encode_split
+from dmrh_tf.evaluation import map_at_k
+from dmrh_tf.learning_rate_schedule import WarmupStepDecay
+from dmrh_tf.model import build_model, input_side
+from dmrh_tf.trainer import DMRHTrainer
+
+log = logging.getLogger("dmrh_tf.train")
+
+
+def make_optimizer(config, steps_per_epoch):
+    schedule = WarmupStepDecay(
+        config.learning_rate,
+        warmup_steps=round(config.warmup_epochs * steps_per_epoch),
+        decay_steps=config.lr_decay_epochs * steps_per_epoch if config.lr_decay_epochs else None,
+        factor=config.lr_decay_factor,
+    )
+    if config.optimizer == "adam":
+        return keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
+    return keras.optimizers.SGD(schedule, momentum=config.momentum, weight_decay=config.weight_decay or None)
+
+
+def build_trainer(config, train_labels, steps_per_epoch):
+    """The encoder (with CNN-F weights if configured) inside a compiled `DMRHTrainer`."""
+    encoder = build_model(
+        config.bits,
+        config.regions,
+        config.width,
+        normalization=config.normalization,
+        dropout=config.dropout,
+        weighting=config.weighting,
+    )
+    if config.pretrained:
+        load_cnnf_weights(encoder, config.pretrained)
+    trainer = DMRHTrainer(
+        encoder,
+        train_labels,
+        DMRHLoss(config.eta, config.loss_mode),
+        clipnorm=config.clipnorm,
+    )
+    trainer.compile(optimizer=make_optimizer(config, steps_per_epoch), jit_compile=config.jit_compile)
+    return trainer
+
+
+def _callbacks(config):
+    run = config.run_dir
+    checkpoints = os.path.join(run, rd.CHECKPOINT_DIR, "epoch_{epoch:03d}.weights.h5")
+    return [
+        StopOnNaN(),
+        keras.callbacks.BackupAndRestore(os.path.join(run, rd.BACKUP_DIR)),
+        keras.callbacks.ModelCheckpoint(checkpoints, save_weights_only=True),
+        keras.callbacks.CSVLogger(os.path.join(run, rd.HISTORY_FILE), append=True),
+        keras.callbacks.TensorBoard(os.path.join(run, rd.LOG_DIR), update_freq="epoch"),
+    ]
+
+
+def evaluate_codes(encoder, splits, config):
+    """mAP@K of the query codes against the database codes (K capped at the database size)."""
+    query = encode_split(encoder, splits.query, progress=config.verbose > 0)
+    database = encode_split(encoder, splits.database, progress=config.verbose > 0)
+    k = min(config.map_k, len(splits.database))
+    value = map_at_k(query, database, splits.query.labels, splits.database.labels, k)
+    return {"map_at_k": float(value), "k": k}
+
+
+def train(config):
+    """Run training end to end; return the results (written to `results.json` by the chief)."""
+    started = time.time()
+    keras.mixed_precision.set_dtype_policy(
+        "float32" if config.mixed_precision == "off" else config.mixed_precision
+    )
+    keras.utils.set_random_seed(config.seed)
+    strategy = make_strategy(config.strategy)
+    chief = is_chief()  # other workers of a multi-worker cluster write nothing but their model
+    splits = load_splits(config)
+    log.info("data set %s: %s", splits.name, splits.sizes())
+    if chief:
+        os.makedirs(os.path.join(config.run_dir, rd.CHECKPOINT_DIR), exist_ok=True)
+        rd.write_config(config.run_dir, config)
+        write_split_lists(splits, os.path.join(config.run_dir, rd.SPLITS_DIR))
+    log.info("config:\n%s", config.to_json())
+
+    steps = config.steps_per_epoch or len(splits.train) // config.batch_size
+    with strategy.scope():
+        trainer = build_trainer(config, splits.train.labels, steps)
+    dataset = train_dataset(splits.train, input_side(config.regions), config.batch_size, seed=config.seed)
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        from dmrh_tf.multi_worker import fit_multi_worker
+
+        fit_multi_worker(trainer, strategy, dataset, config, steps, chief=chief)
+    else:
+        trainer.fit(
+            dataset,
+            epochs=config.epochs,
+            steps_per_epoch=steps,
+            callbacks=_callbacks(config),
+            verbose=config.verbose,
+        )
+    encoder = trainer.encoder
+    if not chief:
+        worker_dir = os.path.join(config.run_dir, f"worker_{task_index()}")
+        os.makedirs(worker_dir, exist_ok=True)
+        encoder.save(os.path.join(worker_dir, rd.MODEL_FILE))
+        return {}
+    encoder.save(os.path.join(config.run_dir, rd.MODEL_FILE))
+    results = evaluate_codes(encoder, splits, config)
+    results.update(
+        dataset=splits.name,
+        sizes=splits.sizes(),
+        bits=config.bits,
+        regions=config.regions,
+        width=config.width,
+        epochs=config.epochs,
+        replicas=strategy.num_replicas_in_sync,
+        seconds=round(time.time() - started, 1),
+    )
+    rd.write_json(config.run_dir, rd.RESULTS_FILE, results)
+    log.info("mAP@%d = %.4f (%s)", results["k"], results["map_at_k"], config.run_dir)
+    return results
+
+
+def main(argv=None):
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    config = parse_args(argv, description=__doc__)
+    try:
+        train(config)
+    except NaNLossError as error:
+        log.error("%s", error)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

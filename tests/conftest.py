@@ -1,0 +1,25 @@
+"""Test set-up: two logical CPU devices (for tf.distribute tests), quiet TF logs, fixed seeds."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import tensorflow as tf  # noqa: E402
+
+# Must happen before TensorFlow initialises its devices (i.e. before any op runs).
+_cpus = tf.config.list_physical_devices("CPU")
+tf.config.set_logical_device_configuration(
+    _cpus[0], [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
+)
+
+import keras  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _seed_and_clean():
+    keras.utils.set_random_seed(0)
+    keras.mixed_precision.set_dtype_policy("float32")
+    yield
+    keras.backend.clear_session()

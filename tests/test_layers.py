@@ -1,0 +1,68 @@
+"""The custom layers: numbers against references, and serialization round trips."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from dmrh_tf import BinaryCode, LocalResponseNormalization, RegionFusion
+
+
+def test_lrn_matches_tensorflow():
+    x = np.random.default_rng(0).normal(0, 30, (2, 5, 5, 11)).astype("float32")
+    ours = LocalResponseNormalization()(x)
+    reference = tf.nn.local_response_normalization(x, depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75)
+    np.testing.assert_allclose(ours, reference, rtol=1e-5, atol=1e-6)
+
+
+def test_lrn_hand_computed_single_channel_window():
+    """One channel, radius 0: y = x / (2 + 1e-4·x²)^0.75; x = 10 → 10 / 2.01^0.75."""
+    y = LocalResponseNormalization(depth_radius=0)(np.full((1, 1, 1, 1), 10.0, "float32"))
+    assert float(y[0, 0, 0, 0]) == pytest.approx(10 / 2.01**0.75, rel=1e-6)
+
+
+def test_region_fusion_is_the_mean_of_region_outputs():
+    """The paper's h = (1/N²) Σ_k |u_k| ⊗ sign(u_k) is the plain mean of u over the N² regions."""
+    u = np.random.default_rng(1).normal(size=(3, 2, 2, 5)).astype("float32")
+    h = RegionFusion()(u)
+    np.testing.assert_allclose(h, u.reshape(3, 4, 5).mean(1), rtol=1e-6)
+    paper_form = (np.abs(u) * np.sign(u)).reshape(3, 4, 5).mean(1)
+    np.testing.assert_allclose(h, paper_form, rtol=1e-6, atol=1e-7)
+
+
+def test_learned_weighting_starts_at_the_mean_and_is_trainable():
+    u = np.random.default_rng(2).normal(size=(2, 3, 3, 4)).astype("float32")
+    layer = RegionFusion(weighting="learned")
+    np.testing.assert_allclose(layer(u), u.reshape(2, 9, 4).mean(1), rtol=1e-5, atol=1e-6)
+    assert [w.shape for w in layer.trainable_weights] == [(9, 4)]
+
+
+def test_region_fusion_rejects_unknown_weighting():
+    with pytest.raises(ValueError, match="weighting"):
+        RegionFusion(weighting="max")
+
+
+def test_binary_code_maps_zero_to_minus_one_and_stops_gradient():
+    h = tf.constant([[0.5, 0.0, -0.2, -0.0]])
+    np.testing.assert_array_equal(BinaryCode()(h), [[1, -1, -1, -1]])
+    with tf.GradientTape() as tape:
+        tape.watch(h)
+        out = tf.reduce_sum(BinaryCode()(h) * h)
+    # d/dh (b·h) with b constant is b itself: nothing flows through b.
+    np.testing.assert_array_equal(tape.gradient(out, h), [[1, -1, -1, -1]])
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        LocalResponseNormalization(depth_radius=3, bias=1.5, alpha=2e-4, beta=0.7),
+        RegionFusion(weighting="learned"),
+        BinaryCode(),
+    ],
+    ids=lambda layer: type(layer).__name__,
+)
+def test_layer_config_round_trip(layer):
+    restored = type(layer).from_config(layer.get_config())
+    assert restored.get_config() == layer.get_config()
+    again = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
+    assert type(again) is type(layer) and again.get_config() == layer.get_config()
