@@ -2,10 +2,12 @@
 
 The metrics are pure functions of codes and labels (no model, no Keras): rank with
 `hamming_ranking`, score with `map_at_k` (the paper's mAP@5000, DMRH release definition, ties
-broken by database order) or `retrieval_summary` (every metric in one pass). See
-docs/evaluation.md.
+broken by database order) or `retrieval_summary` (every metric in one pass). The non-deep
+baselines (LSH, SH, SKLSH, PCAH, ITQ) are in `dmrh_tf.evaluation.baselines`; tables and plots in
+`dmrh_tf.evaluation.report`. See docs/evaluation.md.
 """
 
+from dmrh_tf.evaluation.baselines import BASELINES, fit_baseline, pixel_features
 from dmrh_tf.evaluation.codes import pack_codes, to_bits, to_signed
 from dmrh_tf.evaluation.metrics import (
     average_precision,
@@ -35,10 +37,12 @@ from dmrh_tf.evaluation.retrieval import (
 )
 
 __all__ = [
+    "BASELINES",
     "LabelRelevance",
     "PRCurve",
     "RankedChunk",
     "average_precision",
+    "fit_baseline",
     "hamming_distances",
     "hamming_ranking",
     "hits_at_ranks",
@@ -48,6 +52,7 @@ __all__ = [
     "map_from_ranking",
     "mean_average_precision",
     "pack_codes",
+    "pixel_features",
     "precision_at_k",
     "precision_at_ranks",
     "precision_recall_curve",
