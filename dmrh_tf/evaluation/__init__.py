@@ -24,6 +24,7 @@ from dmrh_tf.evaluation.ranking import (
 )
 from dmrh_tf.evaluation.reference import map_at_k_loop
 from dmrh_tf.evaluation.relevance import LabelRelevance, relevance_matrix
+from dmrh_tf.evaluation.report import add_result, empty_results, metrics_to_json, write_report
 from dmrh_tf.evaluation.retrieval import (
     PRCurve,
     map_at_k,
@@ -41,7 +42,9 @@ __all__ = [
     "LabelRelevance",
     "PRCurve",
     "RankedChunk",
+    "add_result",
     "average_precision",
+    "empty_results",
     "fit_baseline",
     "hamming_distances",
     "hamming_ranking",
@@ -51,6 +54,7 @@ __all__ = [
     "map_at_k_loop",
     "map_from_ranking",
     "mean_average_precision",
+    "metrics_to_json",
     "pack_codes",
     "pixel_features",
     "precision_at_k",
@@ -64,4 +68,5 @@ __all__ = [
     "retrieval_summary",
     "to_bits",
     "to_signed",
+    "write_report",
 ]
