@@ -36,11 +36,19 @@ class CNNFWeightsError(ValueError):
     """The .mat file does not match the CNN-F structure or the model."""
 
 
+def _unwrap(value):
+    """The single object inside MATLAB's 1×1 cell/struct arrays."""
+    while isinstance(value, np.ndarray) and value.dtype == object and value.size == 1:
+        value = value.ravel()[0]
+    return value
+
+
 def _field(struct, name, path):
+    struct = _unwrap(struct)
     if not hasattr(struct, name):
         fields = getattr(struct, "_fieldnames", [])
         raise CNNFWeightsError(f"{path}: no field {name!r} (fields: {fields})")
-    return getattr(struct, name)
+    return _unwrap(getattr(struct, name))
 
 
 def _text(value):
@@ -49,6 +57,7 @@ def _text(value):
 
 def _conv_arrays(layer, path):
     """(kernel HWIO, bias [Cout]) of a conv layer, from `weights` (newer) or `filters`/`biases`."""
+    layer = _unwrap(layer)
     if hasattr(layer, "weights"):
         cell = np.asarray(layer.weights, dtype=object).ravel()
         if len(cell) != 2:
@@ -66,10 +75,10 @@ def _conv_arrays(layer, path):
 
 def _mean_image(mat, path):
     if "normalization" in mat:
-        where, norm = "normalization.averageImage", mat["normalization"].ravel()[0]
-    elif "meta" in mat and hasattr(mat["meta"].ravel()[0], "normalization"):
+        where, norm = "normalization.averageImage", _unwrap(mat["normalization"])
+    elif "meta" in mat and hasattr(_unwrap(mat["meta"]), "normalization"):
         where = "meta.normalization.averageImage"
-        norm = np.asarray(mat["meta"].ravel()[0].normalization).ravel()[0]
+        norm = _field(mat["meta"], "normalization", path)
     else:
         raise CNNFWeightsError(
             f"{path}: no mean image under 'normalization' (older files) nor "
@@ -95,7 +104,9 @@ def load_cnnf_weights(model, path):
         raise CNNFWeightsError(
             f"{path}: no 'layers' cell: not a MatConvNet SimpleNN model such as imagenet-vgg-f.mat"
         )
-    layers = {_text(_field(layer, "name", path)): layer for layer in np.asarray(mat["layers"]).ravel()}
+    layers = {
+        _text(_field(layer, "name", path)): _unwrap(layer) for layer in np.asarray(mat["layers"]).ravel()
+    }
     for name in _CONV_LAYERS:
         if name not in layers:
             raise CNNFWeightsError(f"{path}: layer {name!r} missing; layers: {sorted(layers)}")

@@ -155,7 +155,9 @@ def load_config_file(path):
 def parse_args(argv=None, description=None):
     """Resolve a `Config` from the command line: defaults < --preset < --config < flags."""
     parser = argparse.ArgumentParser(
-        description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,  # a misspelt flag must fail, not silently match another
     )
     parser.add_argument("--preset", choices=sorted(PRESETS), help="a named set of overrides")
     parser.add_argument("--config", help="JSON config file (from a run or the tuner)")

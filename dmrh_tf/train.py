@@ -66,14 +66,16 @@ def build_trainer(config, train_labels, steps_per_epoch):
 
 
 def _callbacks(config):
+    """Everything an epoch writes, with the resumable backup last: once it exists, nothing of that
+    epoch is lost to a kill; a kill before it reruns the epoch (its history row may then repeat)."""
     run = config.run_dir
     checkpoints = os.path.join(run, rd.CHECKPOINT_DIR, "epoch_{epoch:03d}.weights.h5")
     return [
         StopOnNaN(),
-        keras.callbacks.BackupAndRestore(os.path.join(run, rd.BACKUP_DIR)),
-        keras.callbacks.ModelCheckpoint(checkpoints, save_weights_only=True),
         keras.callbacks.CSVLogger(os.path.join(run, rd.HISTORY_FILE), append=True),
         keras.callbacks.TensorBoard(os.path.join(run, rd.LOG_DIR), update_freq="epoch"),
+        keras.callbacks.ModelCheckpoint(checkpoints, save_weights_only=True),
+        keras.callbacks.BackupAndRestore(os.path.join(run, rd.BACKUP_DIR)),
     ]
 
 

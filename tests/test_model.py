@@ -64,8 +64,13 @@ def test_codes_are_the_sign_of_h():
 @pytest.mark.parametrize("normalization,weighting", [("batch", "learned"), ("lrn", "magnitude")])
 def test_keras_save_and_load_give_identical_outputs(tmp_path, normalization, weighting):
     model = build_model(
-        bits=8, regions=2, width=0.0625, normalization=normalization, weighting=weighting,
-        pixel_mean=(100, 110, 120), pixel_std=(50, 60, 70),
+        bits=8,
+        regions=2,
+        width=0.0625,
+        normalization=normalization,
+        weighting=weighting,
+        pixel_mean=(100, 110, 120),
+        pixel_std=(50, 60, 70),
     )
     path = tmp_path / "model.keras"
     model.save(path)
@@ -73,7 +78,9 @@ def test_keras_save_and_load_give_identical_outputs(tmp_path, normalization, wei
     x = np.random.default_rng(1).uniform(0, 255, (2, 256, 256, 3)).astype("float32")
     for key, value in model(x).items():
         np.testing.assert_array_equal(value, restored(x)[key])
-    np.testing.assert_allclose(restored.get_layer("pixel_normalization").mean.numpy().ravel(), [100, 110, 120])
+    np.testing.assert_allclose(
+        restored.get_layer("pixel_normalization").mean.numpy().ravel(), [100, 110, 120]
+    )
 
 
 def test_encode_preprocesses_uint8_images_of_any_size():
