@@ -5,7 +5,7 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-import tensorflow as tf  # noqa: E402
+import tensorflow as tf
 
 # Must happen before TensorFlow initialises its devices (i.e. before any op runs).
 _cpus = tf.config.list_physical_devices("CPU")

@@ -109,7 +109,7 @@ def test_missing_mean_image_names_both_places(tmp_path):
     path = tmp_path / "f.mat"
     write_mat(path, drop_mean=True)
     model = build_model(bits=8, regions=1, width=WIDTH, normalization="lrn")
-    with pytest.raises(CNNFWeightsError, match="meta.normalization"):
+    with pytest.raises(CNNFWeightsError, match=r"meta\.normalization"):
         load_cnnf_weights(model, str(path))
 
 

@@ -1,5 +1,6 @@
 """One MirroredStrategy step on two (logical CPU) replicas equals the same step on one device."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -7,8 +8,6 @@ import tensorflow as tf
 from dmrh_tf import DMRHLoss, build_model
 from dmrh_tf.learning_rate_schedule import WarmupStepDecay
 from dmrh_tf.trainer import DMRHTrainer
-
-import keras
 
 BATCH, N_TRAIN, BITS = 8, 12, 6
 

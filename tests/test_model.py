@@ -37,7 +37,9 @@ def test_paper_width_has_cnnf_layer_shapes():
         "conv7": (1, 1, 4096, 4096),
         "conv8": (1, 1, 4096, 48),
     }
-    assert {"conv1_lrn", "conv2_lrn", "conv6_dropout", "conv7_dropout"} <= {l.name for l in model.layers}
+    assert {"conv1_lrn", "conv2_lrn", "conv6_dropout", "conv7_dropout"} <= {
+        layer.name for layer in model.layers
+    }
     assert model.get_layer("conv8").activation.__name__ == "linear"
 
 
