@@ -1,5 +1,6 @@
 """`HammingIndex`: k-nearest-neighbour search over binary codes with user ids, saved to one file."""
 
+import inspect
 import io
 import logging
 
@@ -38,7 +39,12 @@ class HammingIndex:
 
     def __init__(self, bits, backend="faiss", *, metadata=None, **backend_params):
         self.bits = check_bits(bits)
-        self._backend = get_backend(backend)(self.bits, **backend_params)
+        backend_cls = get_backend(backend)
+        accepted = list(inspect.signature(backend_cls).parameters)[1:]  # after `bits`
+        unknown = sorted(set(backend_params) - set(accepted))
+        if unknown:
+            raise ValueError(f"backend {backend!r} takes parameters {accepted}, got {unknown}")
+        self._backend = backend_cls(self.bits, **backend_params)
         self.metadata = dict(metadata or {})
         self._set_ids(np.zeros(0, np.int64))
 
@@ -108,8 +114,7 @@ class HammingIndex:
 
         Raises ValueError for k < 1, an empty index, or queries of the wrong code length.
         """
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f"k must be a positive integer, got {k!r}")
+        check_k(k)
         packed = pack_codes(query_codes, self.bits)
         if len(self) == 0:
             raise ValueError("the index is empty: add codes before searching")
@@ -179,6 +184,12 @@ class HammingIndex:
         if len(self._id_chunks) > 1:
             self._id_chunks = [np.concatenate(self._id_chunks)]
         return self._id_chunks[0]
+
+
+def check_k(k):
+    """Raise ValueError unless `k` is a positive integer (bools are refused)."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
 
 
 def _check_ids(ids, n):
