@@ -4,9 +4,12 @@ import numpy as np
 
 
 def as_features(features, dim: int | None = None) -> np.ndarray:
-    """`features` as a float64 `[n, d]` array (images `[n, H, W, C]` must go through
-    `pixel_features` first); `dim` checks the width against the training features."""
-    array = np.asarray(features, dtype=np.float64)
+    """`features` as a float `[n, d]` array: float32 stays float32 (large pixel matrices), any
+    other dtype becomes float64. Images `[n, H, W, C]` must go through `pixel_features` first;
+    `dim` checks the width against the training features."""
+    array = np.asarray(features)
+    if array.dtype != np.float32:
+        array = array.astype(np.float64)
     if array.ndim != 2:
         raise ValueError(
             f"features must be 2-D [n, d]; got shape {array.shape} "
