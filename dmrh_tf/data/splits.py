@@ -12,7 +12,9 @@ class Split:
     ids: [n] str, stable identifiers (file paths or `name:index`), written to the split list files.
     labels: [n, C] float32 multi-hot (single-label data sets are one-hot).
     images: in the same order as `ids`, either uint8 [n, H, W, C] (C = 1 or 3) held in memory, or
-        [n] str paths of encoded image files (JPEG/PNG/BMP/GIF) decoded on the fly by the pipeline.
+        [n] str paths of encoded image files (JPEG/PNG/BMP/GIF) decoded on the fly by the pipeline,
+        or a `dmrh_tf.data.tfds_images.TFDSImages` (records of a prepared TFDS data set, streamed
+        in TFDS order; for sets too large to hold decoded, e.g. MS-COCO and NUS-WIDE).
     """
 
     ids: np.ndarray
@@ -49,6 +51,9 @@ class Splits:
     train: Split
     query: Split
     database: Split
+    classes: tuple = ()  # class names, in label-column order, where the data set has them
+    # where the data and the split came from (files, seed or split lists); written with the lists
+    provenance: dict = dataclasses.field(default_factory=dict, compare=False)
 
     @property
     def num_classes(self):
