@@ -113,7 +113,9 @@ def iter_hamming_ranking(
     for start in range(0, n_query, chunk_size):
         stop = min(start + chunk_size, n_query)
         distances = _chunk_distances(query_words[start:stop], db_words, dtype)
-        order = np.argsort(distances, axis=1, kind="stable")[:, :k]
+        order = np.argsort(distances, axis=1, kind="stable")
+        if k < n_db:  # a copy, so the full [chunk, n_db] argsort is freed before the next chunk
+            order = order[:, :k].copy()
         ranked = np.take_along_axis(distances, order, axis=1).astype(np.int32)
         yield RankedChunk(start, stop, order, ranked, distances)
 
