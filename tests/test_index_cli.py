@@ -125,29 +125,22 @@ def test_cli_builds_then_queries_and_refuses_another_model(tmp_path, images, run
     assert capsys.readouterr().out == ""
 
 
-@pytest.mark.parametrize(
-    ("argv", "message"),
-    [
-        (["build", "--param", "nprobe"], "KEY=VALUE"),
-        (["build", "--backend", "faiss_ivf", "--param", "nprobe=x"], "must be an integer"),
-        (["build", "--param", "nflip=1"], "backend 'faiss' takes parameters"),
-        (["query", "-k", "0"], "k must be a positive integer"),
-        (["query", "--index", "{tmp}/missing.index"], "missing.index"),
-    ],
-)
-def test_cli_errors_are_reported_not_raised(argv, message, tmp_path, images, run_dirs, caplog):
-    index_path = tmp_path / "index"
-    build = ["build", "--model", str(run_dirs[0]), "--images", str(images), "--out", str(index_path)]
-    if argv[0] == "query":
-        HammingIndex(8, metadata={"model": {"bits": 8}, "paths": ["x"]}).save(index_path)
-        argv = ["query", "--index", str(index_path), "--model", str(run_dirs[0]), *argv[1:]]
-        argv.append(str(images / "im0.png"))
-    else:
-        argv = build + argv[1:]
-    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
-    with caplog.at_level(logging.ERROR):
-        assert main(argv) == 1
-    assert message in caplog.text
+def test_cli_errors_are_reported_not_raised(tmp_path, images, run_dirs, caplog):
+    index_path = str(tmp_path / "index")
+    HammingIndex(8, metadata={"model": {"bits": 8}, "paths": ["x"]}).save(index_path)
+    build = ["build", "--model", str(run_dirs[0]), "--images", str(images), "--out", index_path]
+    query = ["query", "--index", index_path, "--model", str(run_dirs[0]), str(images / "im0.png")]
+    for argv, message in [
+        ([*build, "--param", "nprobe"], "KEY=VALUE"),
+        ([*build, "--backend", "faiss_ivf", "--param", "nprobe=x"], "must be an integer"),
+        ([*build, "--param", "nflip=1"], "backend 'faiss' takes parameters"),
+        ([*query, "-k", "0"], "k must be a positive integer"),
+        ([*query, "--index", str(tmp_path / "missing.index")], "missing.index"),
+    ]:
+        caplog.clear()
+        with caplog.at_level(logging.ERROR):
+            assert main(argv) == 1, argv
+        assert message in caplog.text
 
 
 def test_python_dash_m_entry_point(monkeypatch, tmp_path, caplog):

@@ -6,17 +6,17 @@ import pytest
 from dmrh_tf.index import pack_codes, unpack_codes
 
 
-@pytest.mark.parametrize("bits", [1, 5, 8, 12, 64, 70])
-def test_all_forms_pack_to_the_same_bytes(bits):
-    bit_values = np.random.default_rng(bits).integers(0, 2, (7, bits)).astype(np.uint8)
-    packed = np.packbits(bit_values, axis=1)
-    signs = (2 * bit_values.astype(np.int8) - 1).astype(np.int8)
-    forms = [bit_values, bit_values.astype(bool), signs, signs.astype(np.float32), bit_values * 1.0]
-    if bits != 1:  # 1 bit: a uint8 [n, 1] array is read as 0/1 values, not as packed bytes
-        forms.append(packed)
-    for form in forms:
-        np.testing.assert_array_equal(pack_codes(form, bits), packed)
-    np.testing.assert_array_equal(unpack_codes(packed, bits), bit_values)
+def test_all_forms_pack_to_the_same_bytes():
+    for bits in (1, 5, 8, 12, 64, 70):
+        bit_values = np.random.default_rng(bits).integers(0, 2, (7, bits)).astype(np.uint8)
+        packed = np.packbits(bit_values, axis=1)
+        signs = (2 * bit_values.astype(np.int8) - 1).astype(np.int8)
+        forms = [bit_values, bit_values.astype(bool), signs, signs.astype(np.float32), 1.0 * bit_values]
+        if bits != 1:  # 1 bit: a uint8 [n, 1] array is read as 0/1 values, not as packed bytes
+            forms.append(packed)
+        for form in forms:
+            np.testing.assert_array_equal(pack_codes(form, bits), packed, err_msg=f"{bits} bits")
+        np.testing.assert_array_equal(unpack_codes(packed, bits), bit_values)
 
 
 def test_padding_keeps_hamming_distances():
@@ -27,29 +27,29 @@ def test_padding_keeps_hamming_distances():
     np.testing.assert_array_equal(np.unpackbits(xor, axis=1).sum(1), (a != b).sum(1))
 
 
-@pytest.mark.parametrize(
-    ("codes", "error", "match"),
-    [
-        (np.ones((3, 9), np.int8), ValueError, "code length mismatch"),
-        (np.ones((3, 2), np.uint8) * 255, ValueError, "padding bits"),  # 12 bits packed
-        (np.ones(12, np.int8), ValueError, "2-D"),
-        (np.full((2, 12), 2, np.int8), ValueError, r"±1 or 0/1, found 2"),
-        (np.full((2, 12), 0.5), ValueError, r"±1 or 0/1"),
-        (np.full((2, 12), np.nan), ValueError, r"±1 or 0/1"),
-        (np.array([[-1, 0] * 6]), ValueError, "mix -1 and 0"),
-        (np.full((2, 12), "1"), TypeError, "dtype"),
-        (np.ones((2, 12), np.complex64), TypeError, "dtype"),
-    ],
-)
-def test_bad_codes_are_refused(codes, error, match):
-    with pytest.raises(error, match=match):
-        pack_codes(codes, 12)
+BAD_CODES = [
+    (np.ones((3, 9), np.int8), ValueError, "code length mismatch"),
+    (np.ones((3, 2), np.uint8) * 255, ValueError, "padding bits"),  # 12 bits packed
+    (np.ones(12, np.int8), ValueError, "2-D"),
+    (np.full((2, 12), 2, np.int8), ValueError, r"±1 or 0/1, found 2"),
+    (np.full((2, 12), 0.5), ValueError, r"±1 or 0/1"),
+    (np.full((2, 12), np.nan), ValueError, r"±1 or 0/1"),
+    (np.array([[-1, 0] * 6]), ValueError, "mix -1 and 0"),
+    (np.full((2, 12), "1"), TypeError, "dtype"),
+    (np.ones((2, 12), np.complex64), TypeError, "dtype"),
+]
 
 
-@pytest.mark.parametrize("bits", [0, -3, 2.0, True, "8"])
-def test_bad_bits_are_refused(bits):
-    with pytest.raises(ValueError, match="bits must be a positive integer"):
-        pack_codes(np.ones((1, 8)), bits)
+def test_bad_codes_are_refused():
+    for codes, error, match in BAD_CODES:
+        with pytest.raises(error, match=match):
+            pack_codes(codes, 12)
+
+
+def test_bad_bits_are_refused():
+    for bits in (0, -3, 2.0, True, "8"):
+        with pytest.raises(ValueError, match="bits must be a positive integer"):
+            pack_codes(np.ones((1, 8)), bits)
 
 
 def test_empty_batch_packs_to_zero_rows():
