@@ -101,6 +101,7 @@ class DMRHHyperModel(kt.HyperModel):
                 steps_per_epoch=self.steps_per_epoch(config),
                 callbacks=[StopOnNaN(), *(callbacks or [])],
                 verbose=verbose,
+                shuffle=False,  # the dataset shuffles itself (Keras would warn that it cannot)
             )
             results = evaluate_codes(model.encoder, self.splits, dataclasses.replace(config, verbose=0))
         except (NaNLossError, tf.errors.ResourceExhaustedError, MemoryError) as error:

@@ -1,0 +1,159 @@
+"""`python -m tuning.search` end to end on tiny generated data: a small search with one failing trial,
+resume after an interruption (on two replicas), and a chief + worker distributed search.
+
+Each trial trains 2 steps of the smoke model (width 1/8, K=8) on 64 training images, and scores
+the validation mAP of the 16 held-out training images against those 64.
+"""
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import tensorflow as tf
+
+import tuning.hypermodel as hypermodel_module
+import tuning.search as search_module
+from dmrh_tf.config import parse_args
+from dmrh_tf.model import input_side
+from tuning import config_for, read_trials
+from tuning.search import main
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The smoke preset shrunk further: every trial is a few seconds of training plus tracing.
+TINY = [
+    "--preset", "smoke", "--train-size", "80", "--query-size", "4", "--epochs", "1",
+    "--steps-per-epoch", "2", "--batch-size", "16", "--bits", "8", "--verbose", "0",
+]  # fmt: skip
+
+
+def _statuses(project_dir):
+    return [row.status for row in read_trials(project_dir)]
+
+
+def test_small_search_goes_on_after_a_failed_trial_and_writes_the_best_config(tmp_path, monkeypatch, capsys):
+    """Trial 0 runs out of memory building its input (as a large N would): it is FAILED with that
+    reason, the next two trials complete, and the best one's config parses and retrains."""
+    sides = []
+    real_train_dataset = hypermodel_module.train_dataset
+
+    def first_input_runs_out_of_memory(split, side, *args, **kwargs):
+        sides.append(side)
+        if len(sides) == 1:
+            raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor with shape")
+        return real_train_dataset(split, side, *args, **kwargs)
+
+    monkeypatch.setattr(hypermodel_module, "train_dataset", first_input_runs_out_of_memory)
+    started = time.time()
+    code = main([*TINY, "--regions-choices", "1,2", "--max-trials", "3", "--directory", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0
+    rows = read_trials(str(tmp_path / "dmrh"))
+    assert [row.status for row in rows] == ["FAILED", "COMPLETED", "COMPLETED"]
+    assert "out of memory (ResourceExhaustedError): OOM when allocating" in rows[0].reason
+    assert rows[0].reason[:40] in out and "COMPLETED" in out
+    assert sides == [input_side(row.values["regions"]) for row in rows]  # each trial at its own side
+    assert all(0 <= row.val_map <= 1 and row.seconds > 0 for row in rows[1:])
+    assert set(rows[1].values) == {"eta", "regions"} and 1e-3 <= rows[1].values["eta"] <= 1
+    best = max(rows[1:], key=lambda row: row.val_map)
+    path = tmp_path / "dmrh" / "best_config.json"
+    retrain = parse_args(["--config", str(path)])
+    base = parse_args(TINY)
+    assert retrain == config_for(base, {**best.values, "run_dir": str(tmp_path / "dmrh" / "best_run")})
+    assert time.time() - started < 120
+
+
+class _Killed(BaseException):
+    """Stands for the process dying mid-trial (not an Exception: KerasTuner cannot catch it)."""
+
+
+@pytest.fixture(scope="module")
+def two_replicas():
+    assert len(tf.config.list_logical_devices("CPU")) >= 2, "conftest splits the CPU in two"
+    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+
+
+def test_rerun_resumes_retrying_the_interrupted_trial_only(tmp_path, monkeypatch, two_replicas):
+    """Run 1 completes trial 0 and dies in trial 1; the same command again runs trial 1 alone.
+    Trials run under a two-replica MirroredStrategy, as `make_strategy` gives on a 2-GPU host."""
+    monkeypatch.setattr(search_module, "make_strategy", lambda name: two_replicas)
+    argv = [*TINY, "--regions-choices", "1", "--max-trials", "2", "--directory", str(tmp_path)]
+    runs = []
+    real_train_dataset = hypermodel_module.train_dataset
+
+    def dies_in_trial_1(split, side, *args, **kwargs):
+        runs.append(side)
+        if len(runs) == 2:
+            raise _Killed()
+        return real_train_dataset(split, side, *args, **kwargs)
+
+    monkeypatch.setattr(hypermodel_module, "train_dataset", dies_in_trial_1)
+    with pytest.raises(_Killed):
+        main(argv)
+    project = str(tmp_path / "dmrh")
+    first = read_trials(project)
+    assert [row.status for row in first] == ["COMPLETED", "RUNNING"]
+
+    runs.clear()
+    monkeypatch.setattr(hypermodel_module, "train_dataset", real_train_dataset)
+    counted = []
+    monkeypatch.setattr(
+        hypermodel_module, "train_dataset", lambda *a, **k: counted.append(1) or real_train_dataset(*a, **k)
+    )
+    assert main(argv) == 0
+    second = read_trials(project)
+    assert len(counted) == 1, "only the interrupted trial runs again"
+    assert [row.status for row in second] == ["COMPLETED", "COMPLETED"]
+    assert second[0] == first[0]  # the finished trial is kept as it was
+    assert second[1].values == first[1].values  # the interrupted one is retried, same values
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_chief_and_worker_on_localhost(tmp_path):
+    """KerasTuner's distributed mode: the chief serves the oracle, the worker runs both trials."""
+    port = str(_free_port())
+    argv = [sys.executable, "-m", "tuning.search", *TINY, "--regions-choices", "1"]
+    argv += ["--max-trials", "2", "--directory", str(tmp_path)]
+    base_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_BACKEND": "tensorflow"}
+    base_env.update(KERASTUNER_ORACLE_IP="127.0.0.1", KERASTUNER_ORACLE_PORT=port)
+    processes = {}
+    with contextlib.ExitStack() as stack:
+        for tuner_id in ("chief", "tuner0"):
+            log = stack.enter_context(open(tmp_path / f"{tuner_id}.log", "w"))
+            processes[tuner_id] = subprocess.Popen(
+                argv,
+                cwd=ROOT,
+                env={**base_env, "KERASTUNER_TUNER_ID": tuner_id},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 300  # both processes, together
+        try:
+            codes = {
+                name: process.wait(timeout=max(1.0, deadline - time.monotonic()))
+                for name, process in processes.items()
+            }
+        finally:
+            for process in processes.values():
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+    outputs = {name: (tmp_path / f"{name}.log").read_text() for name in processes}
+    assert codes == {"chief": 0, "tuner0": 0}, outputs
+    project = str(tmp_path / "dmrh")
+    assert _statuses(project) == ["COMPLETED", "COMPLETED"]
+    for trial in ("0", "1"):
+        with open(os.path.join(project, f"trial_{trial}", "dmrh_trial.json")) as f:
+            assert json.load(f)["tuner_id"] == "tuner0"  # the worker trained, not the chief
+    assert "val_map" in outputs["chief"] and "COMPLETED" in outputs["chief"]
+    assert "tuning on" not in outputs["chief"], "the chief must not load the data set"
+    parse_args(["--config", os.path.join(project, "best_config.json")])
