@@ -1,0 +1,37 @@
+"""The serving contract: the names every export, server and client agree on.
+
+A client written against these names works unchanged against the real TensorFlow Serving, because
+they are plain SavedModel signature, input and output names (no custom ops, no custom messages).
+This module imports nothing heavy, so clients can use it without TensorFlow's model code.
+"""
+
+DEFAULT_MODEL_NAME = "dmrh"  # the model name in BASE/NAME/<version>/ and in every ModelSpec
+
+# Signatures (method name tensorflow/serving/predict).
+IMAGES_SIGNATURE = "serving_default"  # uint8 [B, H, W, 3] pixels of any size → codes
+BYTES_SIGNATURE = "hash_bytes"  # encoded JPEG/PNG/BMP/GIF strings [B] → codes
+METADATA_SIGNATURE = "metadata"  # no inputs → scalars describing the export
+
+# Inputs.
+IMAGES_INPUT = "images"
+BYTES_INPUT = "image_bytes"
+
+# Outputs of both hashing signatures.
+CODES_OUTPUT = "codes"  # int8 [B, K], ±1
+PACKED_OUTPUT = "packed"  # uint8 [B, ceil(K/8)], MSB-first like np.packbits, bit 1 for code +1
+H_OUTPUT = "h"  # float32 [B, K], the fused real-valued outputs whose signs are the codes
+HASH_OUTPUTS = (CODES_OUTPUT, PACKED_OUTPUT, H_OUTPUT)
+
+# Outputs of the metadata signature (all scalars).
+BITS_OUTPUT = "bits"  # int32: the code length K
+REGIONS_OUTPUT = "regions"  # int32: the region grid N
+INPUT_SIDE_OUTPUT = "input_side"  # int32: the side S = 192 + 32·N images are resized to
+CONFIG_OUTPUT = "config"  # string: the run's resolved Config as JSON
+METADATA_OUTPUTS = (BITS_OUTPUT, REGIONS_OUTPUT, INPUT_SIDE_OUTPUT, CONFIG_OUTPUT)
+
+# Files next to saved_model.pb (TF Serving reads assets.extra/tf_serving_warmup_requests).
+ASSETS_EXTRA_DIR = "assets.extra"
+WARMUP_FILE = "tf_serving_warmup_requests"  # TFRecord of PredictionLog, replayed at load
+CONFIG_FILE = "dmrh_config.json"  # the run's Config plus the export's facts
+
+PREDICT_METHOD_NAME = "tensorflow/serving/predict"
