@@ -8,7 +8,16 @@ import tensorflow as tf
 from dmrh_tf.callbacks import NaNLossError
 from dmrh_tf.config import Config
 from dmrh_tf.data import load_synthetic
-from tuning import SearchSpace, TrialRow, best_trial, config_for, failure_reason, format_table
+from tuning import (
+    DMRHHyperModel,
+    SearchSpace,
+    TrialRow,
+    best_trial,
+    config_for,
+    failure_reason,
+    format_table,
+    make_tuner,
+)
 from tuning.search import parse_search_args
 from tuning.space import parse_choices, parse_range
 from tuning.summary import failure_line
@@ -96,3 +105,24 @@ def test_summary_table_and_best_trial():
     assert lines[4].split()[-1] == "-"
     message = "Traceback (most recent call last):\n  ...\nkeras_tuner.src.errors.FailedTrialError: NaN loss\n"
     assert failure_line(message) == "FailedTrialError: NaN loss"
+
+
+def test_tuners_declare_the_space_without_building_or_loading_data(tmp_path):
+    """The chief of a distributed search builds a tuner too: it must not load the data set."""
+    hypermodel = DMRHHyperModel(Config(epochs=3), SearchSpace(regions_choices=(1, 2)))
+    tuner = make_tuner("hyperband", hypermodel, str(tmp_path), max_trials=4)
+    assert hypermodel._splits is None
+    assert tuner.oracle.max_trials == 4 and tuner.oracle.max_epochs == 3
+    assert set(tuner.oracle.get_space().values) == {"eta", "regions"}
+    assert tuner.oracle.objective.name == "val_map" and tuner.oracle.objective.direction == "max"
+    random = make_tuner("random", hypermodel, str(tmp_path), project_name="other", max_trials=2)
+    assert random.oracle.max_trials == 2 and random.oracle.seed == 1  # seed 0 + 1: 0 means "random"
+    with pytest.raises(ValueError, match="unknown tuner"):
+        make_tuner("grid", hypermodel, str(tmp_path))
+
+
+def test_bayesian_tuner(tmp_path):
+    pytest.importorskip("sklearn", reason="BayesianOptimization needs scikit-learn")
+    hypermodel = DMRHHyperModel(Config(), SearchSpace(learning_rate_range=(1e-3, 1e-1)))
+    tuner = make_tuner("bayesian", hypermodel, str(tmp_path), max_trials=3)
+    assert set(tuner.oracle.get_space().values) == {"eta", "regions", "learning_rate"}

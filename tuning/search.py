@@ -143,7 +143,11 @@ def main(argv=None):
     started = time.time()
     this_role = role()
     log.info("%s search (%s tuner) in %s", this_role, options.tuner, options.directory)
-    tuner, error = run_search(options, config)
+    try:
+        tuner, error = run_search(options, config)
+    except ImportError as missing:  # BayesianOptimization needs scikit-learn (keras-tuner[bayesian])
+        log.error("%s", missing)
+        return 2
     seconds = time.time() - started
     if this_role == "worker":
         log.info("worker %s done in %.1f s; the chief prints the summary", tuner.tuner_id, seconds)
