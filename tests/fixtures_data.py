@@ -5,9 +5,11 @@ import os
 import struct
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 __all__ = [
+    "data_tests_skip_keras_cleanup",
     "fake_config",
     "write_fashion_idx",
     "write_idx",
@@ -20,9 +22,7 @@ class fake_config:  # noqa: N801  (reads like a function call in tests)
     """A stand-in for `Config`: only the attributes a loader reads, with the defaults it assumes."""
 
     def __init__(self, **values):
-        defaults = dict(
-            dataset="synthetic", data_dir=None, train_size=None, query_size=None, seed=0
-        )
+        defaults = dict(dataset="synthetic", data_dir=None, train_size=None, query_size=None, seed=0)
         defaults.update(values)
         self.__dict__.update(defaults)
 
@@ -32,9 +32,7 @@ def write_idx(path, array, compress=None):
     codes = {np.dtype("u1"): 0x08, np.dtype(">i4"): 0x0C, np.dtype(">f4"): 0x0D}
     array = np.asarray(array)
     big = array.astype(array.dtype.newbyteorder(">")) if array.dtype.itemsize > 1 else array
-    header = bytes([0, 0, codes[big.dtype], array.ndim]) + struct.pack(
-        f">{array.ndim}I", *array.shape
-    )
+    header = bytes([0, 0, codes[big.dtype], array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
     data = header + big.tobytes()
     compress = path.endswith(".gz") if compress is None else compress
     with (gzip.open if compress else open)(path, "wb") as f:
@@ -73,14 +71,10 @@ def write_nus_wide(root, num_images=30, num_concepts=24, missing=(), corrupt=(),
     """
     rng = np.random.default_rng(seed)
     names = [f"c{j:02d}" for j in range(num_concepts)]
-    labels = (rng.random((num_images, num_concepts)) < np.linspace(0.6, 0.05, num_concepts)).astype(
-        int
-    )
+    labels = (rng.random((num_images, num_concepts)) < np.linspace(0.6, 0.05, num_concepts)).astype(int)
     labels[0] = 0
     labels[1:, 0] = 1 - labels[1:, 1:].any(axis=1) | labels[1:, 0]  # every other image has one
-    relative = [
-        f"Flickr/{names[j % num_concepts]}/{j:04d}_{1000 + j}.jpg" for j in range(num_images)
-    ]
+    relative = [f"Flickr/{names[j % num_concepts]}/{j:04d}_{1000 + j}.jpg" for j in range(num_images)]
     os.makedirs(os.path.join(root, "ImageList"), exist_ok=True)
     with open(os.path.join(root, "ImageList", "Imagelist.txt"), "w") as f:
         f.writelines("C:\\ImageData\\" + p.replace("/", "\\") + "\n" for p in relative)
@@ -103,3 +97,10 @@ def write_nus_wide(root, num_images=30, num_concepts=24, missing=(), corrupt=(),
         image = rng.integers(0, 256, (12 + row % 5, 16, 3), dtype=np.uint8)
         tf.io.write_file(target, tf.io.encode_jpeg(image))
     return relative, labels
+
+
+@pytest.fixture(autouse=True, name="_seed_and_clean")
+def data_tests_skip_keras_cleanup():
+    """Overrides conftest's per-test `keras.backend.clear_session()` (~0.7 s a test here) in the
+    data tests, which build no Keras model; import it into a test module to apply it."""
+    yield

@@ -5,7 +5,10 @@ import os
 
 import numpy as np
 import pytest
-from fixtures_data import write_idx
+from fixtures_data import (
+    data_tests_skip_keras_cleanup,  # noqa: F401  (autouse: by import)
+    write_idx,
+)
 
 from dmrh_tf.data.idx import find_idx_file, read_idx
 from dmrh_tf.data.sampling import hold_out, is_single_label, subset_indices

@@ -1,46 +1,99 @@
-"""`tf.data` pipelines from a `Split`: shuffled training batches and ordered inference batches."""
+"""`tf.data` pipelines from a `Split`: shuffled training batches and ordered inference batches.
+
+The only preprocessing outside the model is `dmrh_tf.preprocessing.resize_images` (grey → RGB,
+float32 in 0..255, resize to the model's side 192 + 32·N); pixel normalisation is the model's own
+first layer. Training and serving call the same function. Three kinds of `Split.images`:
+
+- uint8 arrays in memory: the shuffle runs over row numbers, whole batches are gathered and
+  resized at once (vectorised), so no image is copied into a shuffle buffer;
+- file paths: decoded and resized in parallel; when the resized split fits in `cache_bytes`
+  it is decoded once and cached in memory;
+- `TFDSImages`: the TFDS records are streamed in TFDS's fixed order (already shuffled when TFDS
+  wrote them), shuffled in a buffer of `STREAM_SHUFFLE_BUFFER` encoded images, decoded in
+  parallel. Only the split's own records are decoded.
+"""
 
 import tensorflow as tf
 
+from dmrh_tf.data.tfds_images import TFDSImages
 from dmrh_tf.preprocessing import resize_images
+
+__all__ = [
+    "CACHE_BYTES",
+    "STREAM_SHUFFLE_BUFFER",
+    "decode_image_bytes",
+    "decode_image_file",
+    "inference_dataset",
+    "train_dataset",
+]
+
+CACHE_BYTES = 1 << 30  # resized float32 images of a file split are cached below this total size
+STREAM_SHUFFLE_BUFFER = 4096  # encoded images held to shuffle a TFDS stream (COCO: ~0.6 GB)
+
+
+def decode_image_bytes(data):
+    """Decode one encoded JPEG/PNG/BMP/GIF (first frame) to uint8 [H, W, 3]."""
+    return tf.io.decode_image(data, channels=3, expand_animations=False)
 
 
 def decode_image_file(path):
     """Read and decode one JPEG/PNG/BMP/GIF file to uint8 [H, W, 3]."""
-    return tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+    return decode_image_bytes(tf.io.read_file(path))
 
 
-def _indexed(split, *, shuffle, seed, side):
-    """(image float32 [S, S, 3] or uint8 [H, W, C], label, index) elements, optionally shuffled."""
-    indices = tf.range(len(split), dtype=tf.int32)
-    ds = tf.data.Dataset.from_tensor_slices((split.images, split.labels, indices))
-    if shuffle:
-        ds = ds.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
-    if split.on_disk:  # files: decode and resize one by one, in parallel, before batching
-        ds = ds.map(
-            lambda path, y, i: (resize_images(decode_image_file(path), side), y, i),
+def _file_rows(split):
+    rows = tf.range(len(split), dtype=tf.int32)
+    return tf.data.Dataset.from_tensor_slices((split.images, rows))
+
+
+def _train_images(split, side, batch_size, seed, cache_bytes):
+    """Endless shuffled batches (images float32 [B, S, S, 3], rows int32 [B])."""
+    n = len(split)
+    if isinstance(split.images, TFDSImages):
+        ds = split.images.records()
+        ds = ds.shuffle(min(n, STREAM_SHUFFLE_BUFFER), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.repeat().map(
+            lambda row, data: (resize_images(decode_image_bytes(data), side), row),
             num_parallel_calls=tf.data.AUTOTUNE,
-            deterministic=True,
         )
-    return ds
+        return ds.batch(batch_size, drop_remainder=True)
+    if split.on_disk:
+        ds = _file_rows(split)
+
+        def load(path, row):
+            return resize_images(decode_image_file(path), side), row
+
+        if n * side * side * 3 * 4 <= cache_bytes:  # decode once, then shuffle the cached pixels
+            ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE).cache()
+            ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True).repeat()
+        else:  # shuffle the paths, decode every epoch
+            ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True).repeat()
+            ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE)
+        return ds.batch(batch_size, drop_remainder=True)
+    images = tf.constant(split.images)
+    ds = tf.data.Dataset.range(n).shuffle(n, seed=seed, reshuffle_each_iteration=True).repeat()
+    ds = ds.batch(batch_size, drop_remainder=True)
+    return ds.map(
+        lambda rows: (resize_images(tf.gather(images, rows), side), tf.cast(rows, tf.int32)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
 
 
-def train_dataset(split, side, batch_size, seed=0):
-    """Endless shuffled batches `({"images": [B, S, S, 3] float32, "index": [B] int32}, labels [B, C])`.
+def train_dataset(split, side, batch_size, seed=0, cache_bytes=CACHE_BYTES):
+    """Endless shuffled `({"images": float32 [B, S, S, 3], "index": int32 [B]}, labels [B, C])`.
 
-    `index` is each image's row in `split`, which the memory-bank loss writes to. Partial batches are
-    dropped so every replica sees the same shapes.
+    `index` is each image's row in `split`, which the memory-bank loss writes to; the labels are
+    `split.labels[index]`. Partial batches are dropped so every replica sees the same shapes.
+    The order is fixed by `seed` (and, for file splits, the parallel decode is deterministic).
     """
     if len(split) < batch_size:
         raise ValueError(
             f"the training split has {len(split)} images, fewer than one batch of {batch_size}: "
             "lower --batch-size or use more training images"
         )
-    ds = _indexed(split, shuffle=True, seed=seed, side=side).repeat()
-    ds = ds.batch(batch_size, drop_remainder=True)
-    if not split.on_disk:  # arrays: resize whole batches at once (vectorised)
-        ds = ds.map(lambda x, y, i: (resize_images(x, side), y, i), num_parallel_calls=2)
-    ds = ds.map(lambda x, y, i: ({"images": x, "index": i}, y))
+    labels = tf.constant(split.labels, tf.float32)
+    ds = _train_images(split, side, batch_size, seed, cache_bytes)
+    ds = ds.map(lambda x, i: ({"images": x, "index": i}, tf.gather(labels, i)))
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
@@ -48,12 +101,19 @@ def train_dataset(split, side, batch_size, seed=0):
 
 def inference_dataset(split, side, batch_size):
     """Ordered float32 image batches [B, S, S, 3] of `split` (the last one may be partial)."""
-    ds = tf.data.Dataset.from_tensor_slices(split.images)
-    if split.on_disk:
-        ds = ds.map(
+    if isinstance(split.images, TFDSImages):
+        ds = split.images.records().map(
+            lambda _, data: resize_images(decode_image_bytes(data), side),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+        ds = ds.batch(batch_size)
+    elif split.on_disk:
+        ds = tf.data.Dataset.from_tensor_slices(split.images).map(
             lambda path: resize_images(decode_image_file(path), side),
             num_parallel_calls=tf.data.AUTOTUNE,
-        ).batch(batch_size)
+        )
+        ds = ds.batch(batch_size)
     else:
-        ds = ds.batch(batch_size).map(lambda x: resize_images(x, side), num_parallel_calls=2)
+        ds = tf.data.Dataset.from_tensor_slices(split.images).batch(batch_size)
+        ds = ds.map(lambda x: resize_images(x, side), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)

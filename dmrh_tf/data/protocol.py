@@ -40,9 +40,7 @@ def make_splits(name, train_pool, query_pool, config, classes=(), provenance=Non
     query_size = getattr(config, "query_size", None)
     train = train_pool.take(subset_indices(train_pool.labels, train_size, seed, "train"))
     query = query_pool.take(subset_indices(query_pool.labels, query_size, seed, "query"))
-    if (train_size and train_size > len(train_pool)) or (
-        query_size and query_size > len(query_pool)
-    ):
+    if (train_size and train_size > len(train_pool)) or (query_size and query_size > len(query_pool)):
         log.warning(
             "%s has %d train and %d query images: fewer than the requested %s and %s",
             name,
@@ -72,17 +70,13 @@ def split_one_pool(name, pool, config, classes=(), provenance=None, default_quer
     """
     provenance = dict(provenance or {})
     if getattr(config, "splits_dir", None):
-        return splits_from_lists(
-            name, [pool], config.splits_dir, classes=classes, provenance=provenance
-        )
+        return splits_from_lists(name, [pool], config.splits_dir, classes=classes, provenance=provenance)
     seed = getattr(config, "seed", 0)
     query_size = getattr(config, "query_size", None) or default_queries
     if query_size is None:
         raise ValueError(f"{name}: set --query-size, the number of held-out queries")
     query_rows, rest = hold_out(pool.labels, query_size, seed)
-    provenance["held_out"] = (
-        f"{len(query_rows)} queries of {len(pool)} ({_subset_rule(pool.labels)})"
-    )
+    provenance["held_out"] = f"{len(query_rows)} queries of {len(pool)} ({_subset_rule(pool.labels)})"
 
     # the held-out rows are the whole query pool; train_size still applies to the rest
     options = types.SimpleNamespace(

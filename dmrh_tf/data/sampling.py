@@ -63,9 +63,7 @@ def hold_out(labels, size, seed):
     """(query rows, remaining rows) of one pool: `size` queries drawn as `subset_indices` does."""
     n = len(labels)
     if not 0 < size < n:
-        raise ValueError(
-            f"cannot hold out {size} queries from {n} images: need 0 < query_size < {n}"
-        )
+        raise ValueError(f"cannot hold out {size} queries from {n} images: need 0 < query_size < {n}")
     query = subset_indices(labels, size, seed, "holdout")
     rest = np.setdiff1d(np.arange(n), query, assume_unique=True)
     return query, rest

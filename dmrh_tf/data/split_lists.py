@@ -147,8 +147,7 @@ def _read_list(path):
                 labels.append(tuple(int(t) for t in rest.split()) if tab else None)
             except ValueError:
                 raise ValueError(
-                    f"{path}:{number}: labels must be class indices separated by spaces, "
-                    f"got {rest!r}"
+                    f"{path}:{number}: labels must be class indices separated by spaces, got {rest!r}"
                 ) from None
             ids.append(item)
     return header, np.array(ids, dtype=str), labels
@@ -184,22 +183,16 @@ def read_split_lists(directory):
             manifest = json.load(f)
     dataset = manifest.get("dataset") or headers["train"].get("dataset")
     num_classes = manifest.get("num_classes") or headers["train"].get("num_classes")
-    return SplitLists(
-        directory, dataset, int(num_classes) if num_classes else None, lists, manifest
-    )
+    return SplitLists(directory, dataset, int(num_classes) if num_classes else None, lists, manifest)
 
 
 def _concat(parts):
     if len(parts) == 1:
         return parts[0]
     images = [p.images for p in parts]
-    if isinstance(images[0], TFDSImages):
-        joined = TFDSImages.concat(images)
-    else:
-        joined = np.concatenate(images)
-    return Split(
-        np.concatenate([p.ids for p in parts]), np.concatenate([p.labels for p in parts]), joined
-    )
+    concat = TFDSImages.concat if isinstance(images[0], TFDSImages) else np.concatenate
+    joined = concat(images)
+    return Split(np.concatenate([p.ids for p in parts]), np.concatenate([p.labels for p in parts]), joined)
 
 
 def select_by_ids(pools, ids, labels=None, what="split"):
@@ -267,14 +260,12 @@ def splits_from_lists(name, pools, directory, classes=(), provenance=None):
     lists = read_split_lists(directory)
     if lists.dataset and lists.dataset != name:
         raise ValueError(
-            f"the split lists in {directory} were written for data set {lists.dataset!r}, "
-            f"not {name!r}"
+            f"the split lists in {directory} were written for data set {lists.dataset!r}, not {name!r}"
         )
     num_classes = pools[0].labels.shape[1]
     if lists.num_classes and lists.num_classes != num_classes:
         raise ValueError(
-            f"the split lists in {directory} have {lists.num_classes} classes, "
-            f"the data {num_classes}"
+            f"the split lists in {directory} have {lists.num_classes} classes, the data {num_classes}"
         )
     chosen = {}
     for split_name, (ids, labels) in lists.lists.items():

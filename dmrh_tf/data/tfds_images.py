@@ -61,17 +61,14 @@ class TFDSImages:
 
     def __getitem__(self, indices):
         """The rows at `indices` (an index array, mask or slice that keeps the read order)."""
-        return dataclasses.replace(
-            self, split_rank=self.split_rank[indices], position=self.position[indices]
-        )
+        return dataclasses.replace(self, split_rank=self.split_rank[indices], position=self.position[indices])
 
     @staticmethod
     def concat(parts):
         """The rows of `parts` one after the other (the result must still be in read order)."""
         first = parts[0]
         if any(
-            (p.name, p.data_dir, p.image_key) != (first.name, first.data_dir, first.image_key)
-            for p in parts
+            (p.name, p.data_dir, p.image_key) != (first.name, first.data_dir, first.image_key) for p in parts
         ):
             raise ValueError("cannot concatenate images of different TFDS data sets")
         names = []

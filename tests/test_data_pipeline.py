@@ -1,0 +1,98 @@
+"""tf.data pipelines: element structure; preprocessing equal to `resize_images` run eagerly."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from fixtures_data import (
+    data_tests_skip_keras_cleanup,  # noqa: F401  (autouse: by import)
+    write_image,
+)
+
+from dmrh_tf.data.pipeline import inference_dataset, train_dataset
+from dmrh_tf.data.splits import Split
+from dmrh_tf.preprocessing import resize_images
+
+SIDE = 40
+
+
+def _memory_split(n=12, channels=1, seed=0):
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, (n, 28, 28, channels), dtype=np.uint8)
+    labels = np.eye(4, dtype=np.float32)[np.arange(n) % 4]
+    return Split(np.array([f"m:{i}" for i in range(n)]), labels, images)
+
+
+def _file_split(directory, n=10):
+    rng = np.random.default_rng(1)
+    paths, pixels = [], []
+    for i in range(n):
+        image = rng.integers(0, 256, (20 + i, 30 - i, 3), dtype=np.uint8)
+        paths.append(write_image(os.path.join(directory, f"{i}.png"), image))
+        pixels.append(image)
+    labels = np.eye(3, dtype=np.float32)[np.arange(n) % 3]
+    return Split(np.array(paths), labels, np.array(paths)), pixels
+
+
+def _eager(image):
+    return resize_images(image, SIDE).numpy()
+
+
+def test_training_elements_have_the_trainer_structure():
+    split = _memory_split()
+    ds = train_dataset(split, SIDE, 4, seed=0)
+    inputs, labels = ds.element_spec
+    assert set(inputs) == {"images", "index"}
+    assert inputs["images"].shape.as_list() == [4, SIDE, SIDE, 3]
+    assert inputs["images"].dtype == tf.float32 and inputs["index"].dtype == tf.int32
+    assert labels.shape.as_list() == [4, 4] and labels.dtype == tf.float32
+
+
+def test_in_memory_batches_equal_eager_preprocessing_and_their_labels():
+    split = _memory_split(channels=1)
+    for x, y in train_dataset(split, SIDE, 4, seed=3).take(3):
+        rows = x["index"].numpy()
+        np.testing.assert_array_equal(y.numpy(), split.labels[rows])
+        for image, row in zip(x["images"].numpy(), rows):
+            np.testing.assert_allclose(image, _eager(split.images[row]), atol=1e-4)
+            assert np.array_equal(image[..., 0], image[..., 2])  # grey → RGB
+    got = np.concatenate([b.numpy() for b in inference_dataset(split, SIDE, 5)])
+    np.testing.assert_allclose(got, np.stack([_eager(x) for x in split.images]), atol=1e-4)
+    assert got.min() >= 0 and got.max() <= 255
+
+
+def test_the_shuffle_is_seeded_and_covers_each_epoch():
+    split = _memory_split(n=12)
+
+    def first_epoch(seed):
+        batches = train_dataset(split, SIDE, 4, seed=seed).take(3)
+        return np.concatenate([x["index"].numpy() for x, _ in batches])
+
+    a, b = first_epoch(7), first_epoch(7)
+    np.testing.assert_array_equal(a, b)
+    assert sorted(a.tolist()) == list(range(12))
+    assert not np.array_equal(a, first_epoch(8))
+
+
+@pytest.mark.parametrize("cache_bytes", [0, 1 << 30])
+def test_file_batches_equal_eager_preprocessing_cached_or_not(tmp_path, cache_bytes):
+    split, pixels = _file_split(str(tmp_path))
+    x, y = next(iter(train_dataset(split, SIDE, 5, seed=1, cache_bytes=cache_bytes)))
+    rows = x["index"].numpy()
+    np.testing.assert_array_equal(y.numpy(), split.labels[rows])
+    for image, row in zip(x["images"].numpy(), rows):
+        np.testing.assert_allclose(image, _eager(pixels[row]), atol=1e-4)
+    got = np.concatenate([b.numpy() for b in inference_dataset(split, SIDE, 4)])
+    np.testing.assert_allclose(got, np.stack([_eager(p) for p in pixels]), atol=1e-4)
+
+
+def test_resize_in_a_graph_equals_eager():
+    image = np.random.default_rng(2).integers(0, 256, (2, 33, 17, 3), dtype=np.uint8)
+    graph = tf.function(lambda x: resize_images(x, SIDE))(tf.constant(image)).numpy()
+    np.testing.assert_allclose(graph, resize_images(image, SIDE).numpy(), atol=1e-5)
+
+
+def test_a_split_smaller_than_a_batch_fails_clearly():
+    with pytest.raises(ValueError, match="fewer than one batch"):
+        train_dataset(_memory_split(n=3), SIDE, 4)
