@@ -310,7 +310,11 @@ def parse_args(argv=None):
     parser.add_argument("--timeout", type=float, default=30.0, help="deadline of each request, seconds")
     parser.add_argument("--batch-size", type=int, default=32, help="images per request")
     parser.add_argument("--json", action="store_true", help="print JSON instead of 'HEX  PATH' lines")
-    parser.add_argument("--status", action="store_true", help="print the model's version status (JSON)")
+    parser.add_argument(
+        "--status",
+        action="store_true",
+        help="print the model's version status (JSON); exit 1 unless a version is AVAILABLE (readiness)",
+    )
     parser.add_argument("--metadata", action="store_true", help="print the export's metadata (JSON)")
     args = parser.parse_args(argv)
     if not (args.images or args.status or args.metadata):
@@ -329,9 +333,12 @@ def main(argv=None, out=None):
         timeout=args.timeout,
         batch_size=args.batch_size,
     )
+    ready = True
     try:
         if args.status:
-            print(json.dumps(client.status(), indent=2), file=out)
+            status = client.status()
+            print(json.dumps(status, indent=2), file=out)
+            ready = any(s["state"] == "AVAILABLE" for s in status)
         if args.metadata:
             print(json.dumps(client.export_info(), indent=2), file=out)
         if args.images:
@@ -352,7 +359,7 @@ def main(argv=None, out=None):
         return 1
     finally:
         client.close()
-    return 0
+    return 0 if ready else 1
 
 
 if __name__ == "__main__":

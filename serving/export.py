@@ -112,7 +112,7 @@ def export_run(run_dir, model_base_path, model_name=contract.DEFAULT_MODEL_NAME,
     return export_model(model, config, model_base_path, model_name=model_name, version=version)
 
 
-def main(argv=None):
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description="Export a dmrh_tf run for TF Serving (prints the version directory).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -123,7 +123,11 @@ def main(argv=None):
         "--model-name", default=contract.DEFAULT_MODEL_NAME, help="model name (sub-directory)"
     )
     parser.add_argument("--version", type=int, default=None, help="version number (default: the next one)")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     path = export_run(args.run_dir, args.model_base_path, args.model_name, args.version)
     print(path)

@@ -7,6 +7,7 @@ import sys
 import textwrap
 import threading
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -26,6 +27,14 @@ import dmrh_tf
 from serving import contract, export
 from serving.serving_graph import pack_bits
 from serving.versions import list_versions, next_version
+
+
+@pytest.fixture(autouse=True)
+def _seed_and_clean():
+    """Overrides tests/conftest.py's per-test Keras reset: the models here are built once per module
+    (with their own seeds), and `clear_session` costs ~0.5 s a test on a busy 2-core machine."""
+    keras.mixed_precision.set_dtype_policy("float32")
+    yield
 
 
 @pytest.fixture(scope="module")
