@@ -52,15 +52,14 @@ class LabelRelevance:
         Negative indices (a search backend's "no result" padding) are not relevant.
         """
         db_indices = np.asarray(db_indices)
-        valid = db_indices >= 0
-        safe = np.where(valid, db_indices, 0)
+        padded = db_indices.size > 0 and db_indices.min() < 0
+        safe = np.where(db_indices >= 0, db_indices, 0) if padded else db_indices
         query = self._query[query_rows]
         if self.multi_label:
-            shared = query[:, None, :] & self._db[safe]
-            relevant = shared.any(axis=-1)
+            relevant = (query[:, None, :] & self._db[safe]).any(axis=-1)
         else:
             relevant = query[:, None] == self._db[safe]
-        return relevant & valid
+        return relevant & (db_indices >= 0) if padded else relevant
 
     def full(self, query_rows: slice) -> np.ndarray:
         """Relevance `[c, n_db]` (bool) of every database item to queries `query_rows`."""
