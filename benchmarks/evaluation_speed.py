@@ -15,7 +15,8 @@ Default problem: 10,000 queries × 50,000 database items × 64-bit ±1 codes, 10
 
 The loops are timed on the first `--loop-queries` queries and extrapolated linearly to all of
 them (their cost per query is constant); the chunked one is timed on all queries (best of
-`--repeats`), and its peak of traced NumPy memory is measured in a separate run. All mAPs on the
+`--repeats`), and its peak of traced NumPy memory is measured in a separate run; so is
+`retrieval_summary` (every metric the CLI reports, one pass). All mAPs on the
 loop subset are reported; they must agree to ~1e-12. Writes JSON (default
 `benchmarks/results/evaluation_speed.json`) with the machine it ran on. Timings on a shared
 machine vary with its load: the load average at the start and end is recorded too.
@@ -31,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dmrh_tf.evaluation import map_at_k, map_at_k_loop, pack_codes
+from dmrh_tf.evaluation import map_at_k, map_at_k_loop, pack_codes, retrieval_summary
 
 DEFAULT_OUT = Path(__file__).parent / "results" / "evaluation_speed.json"
 
@@ -120,6 +121,9 @@ def main(argv=None):
     tracemalloc.stop()
     print(f"chunked map_at_k: peak traced NumPy memory {peak / 2**20:.1f} MiB")
 
+    summary_seconds, _ = timed(lambda: retrieval_summary(*inputs[:4], map_k=args.k))
+    print(f"retrieval_summary (mAP@{args.k}, P@k, R@k, PR curve, P@r≤2): {summary_seconds:.2f} s")
+
     n_loop = args.loop_queries or args.queries
     subset = (query[:n_loop], database, query_labels[:n_loop], db_labels, args.k)
     subset_map = map_at_k(*subset)
@@ -163,6 +167,7 @@ def main(argv=None):
             "map": chunked_map,
             "peak_traced_memory_mib": round(peak / 2**20, 1),
             "dense_distance_matrix_mib": round(args.queries * args.database * 4 / 2**20, 1),
+            "retrieval_summary_seconds": round(summary_seconds, 3),
         },
         "loops": loops,
     }

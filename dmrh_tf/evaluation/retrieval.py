@@ -240,7 +240,9 @@ def retrieval_summary(
     needed = [resolve_k(map_k, n_db)] if map_k is not None and n_db else []
     if ks_array is not None and len(ks_array) and n_db:
         needed.append(resolve_k(int(ks_array.max()), n_db))
-    keep = None if full_map or not needed else max(needed)
+    need_ranking = map_k is not None or full_map or ks_array is not None
+    # Ranked items to keep per query: the largest cut-off asked for (1 if only radii are asked).
+    keep = None if full_map else max(needed, default=1)
     need_full_relevance = pr_curve or radius is not None
 
     ap_sum = full_ap_sum = radius_precision_sum = 0.0
@@ -251,7 +253,7 @@ def retrieval_summary(
     total_relevant = 0
     for chunk in iter_hamming_ranking(query_codes, db_codes, keep, chunk_size):
         rows = slice(chunk.start, chunk.stop)
-        ranked = relevance.gather(rows, chunk.indices)
+        ranked = relevance.gather(rows, chunk.indices) if need_ranking else None
         if map_k is not None:
             ap_sum += average_precision(ranked[:, : resolve_k(map_k, n_db)]).sum()
         if full_map:
