@@ -117,6 +117,8 @@ class TFDSImages:
             ds = ds.take(len(row_of_position)).enumerate()  # records past the last member: unread
             ds = ds.map(lambda p, ex, table=table, key=key: (tf.gather(table, p), ex[key]))
             parts.append(ds.filter(lambda row, _: row >= 0))
+        if not parts:  # an empty split: an empty stream of the same structure
+            return tf.data.Dataset.from_tensor_slices((np.zeros(0, np.int32), np.zeros(0, str)))
         ds = parts[0]
         for part in parts[1:]:
             ds = ds.concatenate(part)
