@@ -1,5 +1,6 @@
 """TFDS-backed sets offline: CIFAR-10 and MS-COCO on mock data, NUS-WIDE built from a tiny copy."""
 
+import glob
 import os
 
 import numpy as np
@@ -122,6 +123,16 @@ def test_nuswide_streams_the_images_of_its_ids(nus_copy):
         data = tf.io.read_file(os.path.join(root, item.removeprefix("nuswide:")))
         want = resize_images(tf.io.decode_jpeg(data, channels=3), 32).numpy()
         np.testing.assert_allclose(image, want, atol=1e-3)
+
+
+def test_nuswide_labels_are_cached_beside_the_records(nus_copy, caplog):
+    root = nus_copy[0]
+    load_nuswide(fake_config(data_dir=root, query_size=5))
+    cached = glob.glob(os.path.join(root, "nus_wide21", "1.0.0", "dmrh_tf-columns-train-*.npz"))
+    assert len(cached) == 1
+    with caplog.at_level("INFO", logger="dmrh_tf.data.tfds_source"):
+        load_nuswide(fake_config(data_dir=root, query_size=5))
+    assert "from the cache" in caplog.text
 
 
 def test_nuswide_split_lists_round_trip(nus_copy, tmp_path):

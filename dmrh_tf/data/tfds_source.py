@@ -31,7 +31,8 @@ def prepare_builder(name, data_dir, *, how_to_get, download_config=None, builder
     if not builder.is_prepared():
         log.info(
             "TFDS %s is not prepared in %s: downloading and preparing it there "
-            "(pass --data-dir to choose another place)",
+            "(pass --data-dir to choose another place; without internet TFDS fails only after "
+            "its retries)",
             name,
             builder.data_dir,
         )
@@ -57,7 +58,13 @@ def read_arrays(builder, split, keys):
 
 
 def _cache_path(builder, split, tag):
-    digest = hashlib.sha256(f"{builder.name}/{builder.version}/{split}/{tag}".encode()).hexdigest()
+    try:  # a rebuilt data set (other records, same version) gets another cache file
+        info = builder.info.splits[split]
+        records = f"{info.num_examples}/{info.num_bytes}"
+    except (KeyError, TypeError, ValueError):
+        records = "?"
+    key = f"{builder.name}/{builder.version}/{split}/{records}/{tag}"
+    digest = hashlib.sha256(key.encode()).hexdigest()
     return os.path.join(builder.data_dir, INDEX_CACHE.format(split=split, digest=digest[:12]))
 
 
