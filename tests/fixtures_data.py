@@ -3,6 +3,7 @@
 import gzip
 import os
 import struct
+import types
 
 import numpy as np
 import pytest
@@ -18,13 +19,10 @@ __all__ = [
 ]
 
 
-class fake_config:  # noqa: N801  (reads like a function call in tests)
+def fake_config(**values):
     """A stand-in for `Config`: only the attributes a loader reads, with the defaults it assumes."""
-
-    def __init__(self, **values):
-        defaults = dict(dataset="synthetic", data_dir=None, train_size=None, query_size=None, seed=0)
-        defaults.update(values)
-        self.__dict__.update(defaults)
+    defaults = dict(dataset="synthetic", data_dir=None, train_size=None, query_size=None, seed=0)
+    return types.SimpleNamespace(**{**defaults, **values})
 
 
 def write_idx(path, array, compress=None):
