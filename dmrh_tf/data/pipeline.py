@@ -27,7 +27,8 @@ __all__ = [
     "train_dataset",
 ]
 
-CACHE_BYTES = 1 << 30  # resized float32 images of a file split are cached below this total size
+CACHE_BYTES = 1 << 30  # cache a file split's resized float32 images up to this size (the
+# shuffle buffer then holds as much again)
 STREAM_SHUFFLE_BUFFER = 4096  # encoded images held to shuffle a TFDS stream (COCO: ~0.6 GB)
 
 
