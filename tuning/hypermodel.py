@@ -61,6 +61,10 @@ class DMRHHyperModel(kt.HyperModel):
     @property
     def splits(self):
         """The tuning splits: train = validation database, validation queries (loaded once)."""
+        return self.load_data()
+
+    def load_data(self):
+        """Load the data set and hold out the validation queries, once; return the tuning splits."""
         if self._splits is None:
             full = load_splits(self.config)
             self._splits = validation_splits(full, self.val_fraction, self.config.seed)
@@ -87,7 +91,11 @@ class DMRHHyperModel(kt.HyperModel):
             raise kt.errors.FailedTrialError(f"{failure_reason(error)} (N={config.regions})") from error
 
     def fit(self, hp, model, *args, callbacks=None, epochs=None, initial_epoch=0, verbose=None, **kwargs):
-        """Train `model` and return `{"val_map": …, "loss": …}`; `epochs` is set by Hyperband."""
+        """Train `model` and return `{"val_map": …, "loss": …}`.
+
+        `callbacks` come from the tuner (checkpointing); `epochs` and `initial_epoch` from Hyperband.
+        Other arguments of `tuner.search` are ignored: the data are the hypermodel's own.
+        """
         config = self.trial_config(hp)
         verbose = config.verbose if verbose is None else verbose
         side = input_side(config.regions)

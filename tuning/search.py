@@ -117,6 +117,8 @@ def run_search(options, config):
         learning_rate_range=options.learning_rate_range,
     )
     hypermodel = DMRHHyperModel(config, space, val_fraction=options.val_fraction)
+    if role() != "chief":
+        hypermodel.load_data()  # now: a data error fails the run at once, not trial after trial
     tuner = make_tuner(
         options.tuner,
         hypermodel,
