@@ -194,3 +194,25 @@ def test_mismatched_labels_are_rejected():
         map_at_k(QUERIES, DATABASE, SINGLE_LABEL[0], MULTI_LABEL[1], 5)
     with pytest.raises(ValueError, match="integers"):
         map_at_k(QUERIES, DATABASE, np.array([0.0, 1.0]), np.zeros(5), 5)
+
+
+@pytest.mark.parametrize("n_bits", [6, 130])
+def test_radius_metrics_equal_a_dense_computation(n_bits):
+    """PR curve and precision within radius 2 against dense distance/relevance matrices
+    (130 bits: distances above 127 use the uint16 histogram key)."""
+    rng = np.random.default_rng(n_bits)
+    query = rng.choice([-1, 1], size=(23, n_bits))
+    database = query[rng.integers(0, 23, 90)] * rng.choice([1, 1, 1, 1, -1], size=(90, n_bits))
+    query_labels, db_labels = rng.integers(0, 3, 23), rng.integers(0, 3, 90)
+    distances = (n_bits - query @ database.T) // 2
+    relevant = query_labels[:, None] == db_labels[None, :]
+    within = distances[:, :, None] <= np.arange(n_bits + 1)
+    retrieved, hits = within.sum(axis=(0, 1)), (within & relevant[:, :, None]).sum(axis=(0, 1))
+    curve = precision_recall_curve(query, database, query_labels, db_labels, chunk_size=5)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        np.testing.assert_allclose(curve.precision, hits / retrieved)
+    np.testing.assert_allclose(curve.recall, hits / relevant.sum())
+    inside = distances <= 2
+    per_query = np.where(inside.sum(1) > 0, (inside & relevant).sum(1) / np.maximum(inside.sum(1), 1), 0.0)
+    value = precision_within_radius(query, database, query_labels, db_labels, chunk_size=5)
+    assert value == pytest.approx(per_query.mean())

@@ -267,8 +267,12 @@ def retrieval_summary(
             precision_sum += precision_at_ranks(ranked, ks_array).sum(axis=0)
             recall_sum += recall_at_ranks(ranked, ks_array, n_relevant).sum(axis=0)
         if pr_curve:
-            retrieved_at += np.bincount(chunk.all_distances.ravel(), minlength=n_bits + 1)
-            hits_at += np.bincount(chunk.all_distances[full], minlength=n_bits + 1)
+            # One histogram of (distance, relevant) pairs: key = 2·distance + relevant.
+            key_dtype = np.uint8 if 2 * n_bits + 1 <= np.iinfo(np.uint8).max else np.uint16
+            key = chunk.all_distances.astype(key_dtype) * key_dtype(2) + full
+            counts = np.bincount(key.ravel(), minlength=2 * (n_bits + 1)).reshape(-1, 2)
+            retrieved_at += counts.sum(axis=1)
+            hits_at += counts[:, 1]
             total_relevant += int(n_relevant.sum())
         if radius is not None:
             inside = chunk.all_distances <= radius
