@@ -18,17 +18,20 @@ queries:
 - `tie_aware_recall`: the multiset overlap of the returned and exact distance lists / k, i.e. a
   returned code counts if an exact-top-k code at the same distance is matched to it.
 
-Memory: `index_file_mb` is the saved index file (codes, search structure, ids); `rss_delta_mb` the growth
-of the process's resident memory while building (includes transient allocations, approximate).
+Memory: `index_file_mb` / `bytes_per_code` is the saved index file (codes, search structure, int64
+ids), which is what the index holds in memory once built. (The RSS growth of one build inside this
+process is not a usable measure: glibc serves it from memory freed by earlier steps, so it often
+reads 0.) `peak_rss_mb` is the whole run's peak resident memory, data and TensorFlow (imported by
+`dmrh_tf`) included.
 No timing is asserted anywhere; results go to benchmarks/results/index_search.json.
 """
 
 import argparse
-import gc
 import json
 import logging
 import os
 import platform
+import resource
 import sys
 import tempfile
 import time
@@ -74,17 +77,8 @@ def uniform_codes(rng, n, bits):
 
 def clustered_codes(rng, centres, n, flip):
     bits = centres.shape[1]
-    noise = rng.random((n, bits)) < flip
+    noise = rng.random((n, bits), dtype=np.float32) < flip
     return centres[rng.integers(0, len(centres), n)] ^ noise.astype(np.uint8)
-
-
-def rss_mb():
-    """Current resident set size of this process in MiB (Linux /proc; 0 elsewhere)."""
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except (OSError, ValueError):
-        return 0.0
 
 
 def recalls(ids, distances, exact_ids, exact_distances, k):
@@ -103,18 +97,17 @@ def recalls(ids, distances, exact_ids, exact_distances, k):
 
 
 def build(backend, bits, packed, **params):
-    gc.collect()
-    rss_before = rss_mb()
     start = time.perf_counter()
     index = HammingIndex(bits, backend, **params)
     index.add(packed)
     if backend == "faiss_ivf":  # IVF trains on the first search; time that as part of the build
         index.search(packed[:1], 1)
     seconds = time.perf_counter() - start
+    size = _file_size(index)
     return index, {
         "build_s": round(seconds, 3),
-        "rss_delta_mb": round(rss_mb() - rss_before, 1),
-        "index_file_mb": round(_file_size(index) / 2**20, 1),
+        "index_file_mb": round(size / 2**20, 1),
+        "bytes_per_code": round(size / len(index), 1),
         "backend_params": index.backend_params,
     }
 
@@ -225,6 +218,7 @@ def main(argv=None):
     }
     # Other processes share the CPUs on some machines: the load shows how far to trust timings.
     machine["load_average_at_end"] = os.getloadavg()
+    results["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(results, f, indent=1)
@@ -235,7 +229,7 @@ def main(argv=None):
 def _print_table(results):
     print(
         f"{'data':10} {'backend':10} {'params':28} {'build s':>8} {'ms/query':>9} "
-        f"{'recall':>7} {'tie-rec':>7} {'file MB':>9} {'RSS+ MB':>8}"
+        f"{'recall':>7} {'tie-rec':>7} {'file MB':>8} {'B/code':>7}"
     )
     for name, rows in results["results"].items():
         for row in rows:
@@ -243,8 +237,8 @@ def _print_table(results):
             print(
                 f"{name:10} {row['backend']:10} {params:28} {row['build_s']:8.2f} "
                 f"{row['ms_per_query']:9.3f} {row.get('recall', 1.0):7.3f} "
-                f"{row.get('tie_aware_recall', 1.0):7.3f} {row['index_file_mb']:9.1f} "
-                f"{row['rss_delta_mb']:8.1f}"
+                f"{row.get('tie_aware_recall', 1.0):7.3f} {row['index_file_mb']:8.1f} "
+                f"{row['bytes_per_code']:7.1f}"
             )
 
 

@@ -90,12 +90,13 @@ class HammingIndex:
         new_ids = np.arange(start, start + n, dtype=np.int64) if ids is None else _check_ids(ids, n)
         if n == 0:
             return
-        if np.unique(new_ids).shape[0] != n:
-            raise ValueError("ids must be unique; the new ids contain duplicates")
+        if ids is not None:
+            ordered = np.sort(new_ids)
+            if (ordered[1:] == ordered[:-1]).any():
+                raise ValueError("ids must be unique; the new ids contain duplicates")
         # Increasing ids (the default) cannot clash: skip the O(n log n) membership test.
         if len(self) and new_ids.min() <= self._id_max:
-            ids = self._all_ids()
-            clash = np.isin(new_ids, ids)
+            clash = np.isin(new_ids, self._all_ids())
             if clash.any():
                 raise ValueError(f"id {new_ids[clash][0]} is already in the index; ids must be unique")
         self._backend.add(packed)
