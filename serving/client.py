@@ -242,13 +242,15 @@ class HashingClient:
         }
 
     def export_info(self):
-        """The export's `metadata` signature: bits, regions, input_side, config (dict), version."""
+        """The export's `metadata` signature: bits, regions, input_side, config (dict),
+        weights_sha256 (as `dmrh_tf.index.model_fingerprint`), and the served version."""
         values, spec = self.predict(contract.METADATA_SIGNATURE, {})
         return {
             contract.BITS_OUTPUT: int(values[contract.BITS_OUTPUT]),
             contract.REGIONS_OUTPUT: int(values[contract.REGIONS_OUTPUT]),
             contract.INPUT_SIDE_OUTPUT: int(values[contract.INPUT_SIDE_OUTPUT]),
             contract.CONFIG_OUTPUT: json.loads(values[contract.CONFIG_OUTPUT].item().decode()),
+            contract.WEIGHTS_OUTPUT: values[contract.WEIGHTS_OUTPUT].item().decode(),
             "version": spec.version.value,
         }
 

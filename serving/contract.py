@@ -27,11 +27,12 @@ BITS_OUTPUT = "bits"  # int32: the code length K
 REGIONS_OUTPUT = "regions"  # int32: the region grid N
 INPUT_SIDE_OUTPUT = "input_side"  # int32: the side S = 192 + 32·N images are resized to
 CONFIG_OUTPUT = "config"  # string: the run's resolved Config as JSON
-METADATA_OUTPUTS = (BITS_OUTPUT, REGIONS_OUTPUT, INPUT_SIDE_OUTPUT, CONFIG_OUTPUT)
+WEIGHTS_OUTPUT = "weights_sha256"  # string: dmrh_tf.index.model_fingerprint's hash of the weights
+METADATA_OUTPUTS = (BITS_OUTPUT, REGIONS_OUTPUT, INPUT_SIDE_OUTPUT, CONFIG_OUTPUT, WEIGHTS_OUTPUT)
 
 # Files next to saved_model.pb (TF Serving reads assets.extra/tf_serving_warmup_requests).
 ASSETS_EXTRA_DIR = "assets.extra"
 WARMUP_FILE = "tf_serving_warmup_requests"  # TFRecord of PredictionLog, replayed at load
-CONFIG_FILE = "dmrh_config.json"  # the run's Config plus the export's facts
+CONFIG_FILE = "dmrh_config.json"  # the run's Config, the model fingerprint, the contract
 
 PREDICT_METHOD_NAME = "tensorflow/serving/predict"

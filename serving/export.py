@@ -37,11 +37,12 @@ def _config_dict(config):
     return dict(config or {})
 
 
-def _export_facts(graph, config_dict, version):
-    """What `assets.extra/dmrh_config.json` records: the run's config and the serving contract."""
+def _export_facts(graph, config_dict, fingerprint, version):
+    """What `assets.extra/dmrh_config.json` records: the run's config, the model, the contract."""
     hashing = {"outputs": list(contract.HASH_OUTPUTS)}
     return {
         "config": config_dict,
+        "model_fingerprint": fingerprint,
         "bits": graph.bits,
         "regions": graph.regions,
         "input_side": graph.side,
@@ -58,15 +59,18 @@ def _export_facts(graph, config_dict, version):
 
 def write_saved_model(model, config, path, model_name=contract.DEFAULT_MODEL_NAME, version=None):
     """Write the SavedModel of `model` (with its warm-up requests and config) to the new dir `path`."""
+    from dmrh_tf.index import model_fingerprint
+
     config_dict = _config_dict(config)
-    graph = ServingGraph(model, json.dumps(config_dict, sort_keys=True))
+    fingerprint = model_fingerprint(model)
+    graph = ServingGraph(model, json.dumps(config_dict, sort_keys=True), fingerprint["weights_sha256"])
     archive = keras.export.ExportArchive()
     archive.track(model)
     for name, function, signature in graph.input_signatures():
         archive.add_endpoint(name, function, input_signature=signature)
     archive.write_out(path, verbose=False)
     write_warmup(path, warmup_requests(model_name, graph.side))
-    facts = _export_facts(graph, config_dict, version)
+    facts = _export_facts(graph, config_dict, fingerprint, version)
     with open(os.path.join(path, contract.ASSETS_EXTRA_DIR, contract.CONFIG_FILE), "w") as f:
         json.dump(facts, f, indent=2, sort_keys=True)
     return facts

@@ -29,16 +29,18 @@ class ServingGraph:
 
     `images(uint8 [B, H, W, 3])` and `image_bytes(string [B])` both return
     `{"codes": int8 [B, K], "packed": uint8 [B, ceil(K/8)], "h": float32 [B, K]}`;
-    `metadata()` returns scalars (code length, region grid, input side, the run's config JSON).
+    `metadata()` returns scalars (code length, region grid, input side, the run's config JSON and
+    the weights hash of `dmrh_tf.index.model_fingerprint`, which identifies the model's codes).
     Images are resized with `dmrh_tf.preprocessing.resize_images`, the function training used.
     """
 
-    def __init__(self, model, config_json):
+    def __init__(self, model, config_json, weights_sha256):
         self.model = model
         self.bits = model_bits(model)
         self.regions = model_regions(model)
         self.side = int(model.input.shape[1])
         self.config_json = config_json
+        self.weights_sha256 = weights_sha256
 
     def input_signatures(self):
         """`(name, function, input_signature)` of each endpoint, `serving_default` first."""
@@ -90,4 +92,5 @@ class ServingGraph:
             contract.REGIONS_OUTPUT: tf.constant(self.regions, tf.int32),
             contract.INPUT_SIDE_OUTPUT: tf.constant(self.side, tf.int32),
             contract.CONFIG_OUTPUT: tf.constant(self.config_json),
+            contract.WEIGHTS_OUTPUT: tf.constant(self.weights_sha256),
         }

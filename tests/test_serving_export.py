@@ -24,6 +24,7 @@ from test_serving_support import (
 )
 
 import dmrh_tf
+from dmrh_tf.index import model_fingerprint
 from serving import contract, export
 from serving.serving_graph import pack_bits
 from serving.versions import list_versions, next_version
@@ -54,7 +55,7 @@ def loaded(exported):
 
 
 def test_export_layout_and_config(exported):
-    run_dir, _, base, path = exported
+    run_dir, model, base, path = exported
     assert path == os.path.join(base, MODEL_NAME, "1")
     assert sorted(os.listdir(os.path.join(base, MODEL_NAME))) == ["1"]  # no staging dir left behind
     assert os.path.exists(os.path.join(path, "saved_model.pb"))
@@ -64,6 +65,7 @@ def test_export_layout_and_config(exported):
     with open(os.path.join(run_dir, "config.json")) as f:
         assert facts["config"] == json.load(f)
     assert (facts["bits"], facts["regions"], facts["input_side"], facts["version"]) == (BITS, 1, 224, 1)
+    assert facts["model_fingerprint"] == model_fingerprint(model)
 
 
 def test_signatures_names_and_specs(loaded):
@@ -120,6 +122,7 @@ def test_metadata_signature(loaded, exported):
     assert int(out["bits"]) == BITS and int(out["regions"]) == 1 and int(out["input_side"]) == 224
     with open(os.path.join(exported[0], "config.json")) as f:
         assert json.loads(out["config"].numpy().decode()) == json.load(f)
+    assert out["weights_sha256"].numpy().decode() == model_fingerprint(exported[1])["weights_sha256"]
 
 
 def test_pack_bits_is_np_packbits():

@@ -33,6 +33,7 @@ from tensorflow_serving.apis import (
 from test_serving_support import BITS, MODEL_NAME, assert_codes_vary, make_run_dir, png, smooth_images
 
 import dmrh_tf
+from dmrh_tf.index import model_fingerprint
 from serving import client as client_module
 from serving.client import HashingClient, to_hex
 from serving.export import export_run
@@ -181,6 +182,7 @@ def test_metadata_status_and_health(served, stubs):
     info = client.export_info()
     assert (info["bits"], info["regions"], info["input_side"], info["version"]) == (BITS, 1, 224, 1)
     assert info["config"]["bits"] == BITS
+    assert info["weights_sha256"] == model_fingerprint(served[0])["weights_sha256"]
     assert client.code_length() == BITS
     assert client.status() == [{"version": 1, "state": "AVAILABLE", "error_code": 0, "error_message": ""}]
     assert client.wait_until_available(timeout=5)
