@@ -83,7 +83,8 @@ def test_validation_queries_come_from_the_training_split_only():
 
 
 def test_failure_reasons():
-    assert failure_reason(NaNLossError("the loss became nan")).startswith("NaN loss")
+    nan = NaNLossError("the loss became nan at batch 3: training stopped. Lower --learning-rate")
+    assert failure_reason(nan) == "NaN loss: the loss became nan at batch 3"
     oom = tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor\nmore")
     assert failure_reason(oom) == "out of memory (ResourceExhaustedError): OOM when allocating tensor"
     assert failure_reason(MemoryError()).startswith("out of memory (MemoryError)")

@@ -67,6 +67,17 @@ def test_small_search_goes_on_after_a_failed_trial_and_writes_the_best_config(tm
     assert time.time() - started < 120
 
 
+def test_a_nan_loss_fails_the_trial_with_its_reason(tmp_path, capsys):
+    """A learning rate of 1e12 without clipping: the loss is NaN within a few steps."""
+    argv = [*TINY, "--learning-rate", "1e12", "--clipnorm", "none", "--steps-per-epoch", "4"]
+    assert main([*argv, "--regions-choices", "1", "--max-trials", "1", "--directory", str(tmp_path)]) == 1
+    (row,) = read_trials(str(tmp_path / "dmrh"))
+    assert row.status == "FAILED" and row.val_map is None
+    assert "FailedTrialError: NaN loss: the loss became nan at batch" in row.reason
+    assert row.reason in capsys.readouterr().out
+    assert not (tmp_path / "dmrh" / "best_config.json").exists()
+
+
 class _Killed(BaseException):
     """Stands for the process dying mid-trial (not an Exception: KerasTuner cannot catch it)."""
 

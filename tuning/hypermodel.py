@@ -36,8 +36,8 @@ OBJECTIVE = "val_map"  # validation mAP@K, maximised
 
 def failure_reason(error):
     """A one-line reason when `error` fails a trial for good (NaN loss, out of memory), else None."""
-    if isinstance(error, NaNLossError):
-        return f"NaN loss: {error}"
+    if isinstance(error, NaNLossError):  # "the loss became nan at batch 3: training stopped. …"
+        return f"NaN loss: {str(error).split(':')[0]}"
     if isinstance(error, (tf.errors.ResourceExhaustedError, MemoryError)):
         detail = (getattr(error, "message", None) or str(error) or type(error).__name__).splitlines()[0]
         return f"out of memory ({type(error).__name__}): {detail[:200]}"
