@@ -517,6 +517,12 @@ def test_client_cli_prints_hex_codes_and_json(served, tmp_path):
         client_module.main(["--target", server.address, "--model-name", MODEL_NAME, "--status"], out=out) == 0
     )
     assert json.loads(out.getvalue())[0]["state"] == "AVAILABLE"
+    out = io.StringIO()
+    assert (
+        client_module.main(["--target", server.address, "--model-name", MODEL_NAME, "--metadata"], out=out)
+        == 0
+    )
+    assert json.loads(out.getvalue())["bits"] == BITS
     assert (
         client_module.main(["--target", server.address, "--model-name", "nope", paths[0]], out=io.StringIO())
         == 1
@@ -564,6 +570,17 @@ def test_new_versions_are_picked_up_and_broken_ones_reported(served, tmp_path):
         assert broken["error_code"] != 0 and broken["error_message"]
         assert client.predict("", {"images": image})[1].version.value == 2
         client.close()
+
+
+def test_server_waits_for_a_first_version_and_fails_if_it_cannot_load(tmp_path):
+    waiting = ModelServer(MODEL_NAME, str(tmp_path / "empty"), port=0)
+    assert not waiting.start(timeout=0.3)  # no version yet: the port stays closed
+    waiting.stop(grace=0)
+    os.makedirs(tmp_path / "broken" / "1")
+    broken = ModelServer(MODEL_NAME, str(tmp_path / "broken"), port=0)
+    with pytest.raises(RuntimeError, match="loading dmrh failed"):
+        broken.start(timeout=5)
+    broken.stop(grace=0)
 
 
 # --- the CLI server process ---
