@@ -84,7 +84,7 @@ def test_validation_queries_come_from_the_training_split_only():
 
 def test_failure_reasons():
     nan = NaNLossError("the loss became nan at batch 3: training stopped. Lower --learning-rate")
-    assert failure_reason(nan) == "NaN loss: the loss became nan at batch 3"
+    assert failure_reason(nan) == "non-finite loss: the loss became nan at batch 3"
     oom = tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor\nmore")
     assert failure_reason(oom) == "out of memory (ResourceExhaustedError): OOM when allocating tensor"
     assert failure_reason(MemoryError()).startswith("out of memory (MemoryError)")
@@ -106,6 +106,15 @@ def test_summary_table_and_best_trial():
     assert lines[4].split()[-1] == "-"
     message = "Traceback (most recent call last):\n  ...\nkeras_tuner.src.errors.FailedTrialError: NaN loss\n"
     assert failure_line(message) == "FailedTrialError: NaN loss"
+    tf_error = (
+        "Traceback (most recent call last):\n  File ...\n"
+        "tensorflow.python.framework.errors_impl.InvalidArgumentError: Graph execution error:\n\n"
+        "Detected at node x defined at (most recent call last):\n  File ...\n"
+        "[[{{node x}}]] [Op:__inference_step_1]\n"
+    )
+    assert failure_line(tf_error) == "InvalidArgumentError: Graph execution error:"
+    assert failure_line("Traceback:\n  ...\nKeyboardInterrupt\n") == "KeyboardInterrupt"
+    assert failure_line("something odd\n") == "something odd" and failure_line(None) == ""
 
 
 def test_tuners_declare_the_space_without_building_or_loading_data(tmp_path):

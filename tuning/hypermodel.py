@@ -7,7 +7,7 @@ side `192 + 32·N` (the tuner builds the model inside the strategy scope, but ca
 it; the model keeps the strategy it was built under), trains, and returns the validation mAP@K
 as `val_map` (see `tuning.validation`).
 
-A trial that fails for a reason retrying cannot fix (NaN loss, out of memory for a large N)
+A trial that fails for a reason retrying cannot fix (a NaN or infinite loss, out of memory for a large N)
 raises `keras_tuner.errors.FailedTrialError` with the reason, so KerasTuner records it as FAILED
 without retrying and the search goes on with the next trial.
 """
@@ -35,9 +35,9 @@ OBJECTIVE = "val_map"  # validation mAP@K, maximised
 
 
 def failure_reason(error):
-    """A one-line reason when `error` fails a trial for good (NaN loss, out of memory), else None."""
+    """A one-line reason when `error` fails a trial for good (non-finite loss, out of memory), else None."""
     if isinstance(error, NaNLossError):  # "the loss became nan at batch 3: training stopped. …"
-        return f"NaN loss: {str(error).split(':')[0]}"
+        return f"non-finite loss: {str(error).split(':')[0]}"
     if isinstance(error, (tf.errors.ResourceExhaustedError, MemoryError)):
         detail = (getattr(error, "message", None) or str(error) or type(error).__name__).splitlines()[0]
         return f"out of memory ({type(error).__name__}): {detail[:200]}"

@@ -10,6 +10,7 @@ import glob
 import json
 import math
 import os
+import re
 
 from tuning.hypermodel import OBJECTIVE
 from tuning.space import config_for
@@ -32,15 +33,25 @@ class TrialRow:
     reason: str = ""  # why it failed, one line
 
 
+# An exception line of a traceback: "pkg.mod.SomeError: message" (or the bare class name), unindented.
+_EXCEPTION_LINE = re.compile(
+    r"^(?:[A-Za-z_]\w*\.)*([A-Za-z_]\w*(?:Error|Exception|Interrupt|Exit))(?::\s*(.*))?$"
+)
+
+
 def failure_line(message):
-    """The last line of a KerasTuner trial message (a traceback): the exception and its reason."""
-    lines = [line.strip() for line in (message or "").splitlines() if line.strip()]
-    if not lines:
-        return ""
-    line = lines[-1]
-    for prefix in ("keras_tuner.src.errors.", "keras_tuner.errors."):
-        line = line.removeprefix(prefix)
-    return line
+    """The exception of a KerasTuner trial message (a traceback), as "SomeError: first line".
+
+    The last unindented "pkg.SomeError: …" line is the exception that failed the trial (TensorFlow
+    errors continue over several lines; those are skipped). Falls back to the last line.
+    """
+    lines = [line.rstrip() for line in (message or "").splitlines() if line.strip()]
+    for line in reversed(lines):
+        match = _EXCEPTION_LINE.match(line)
+        if match:
+            name, text = match.groups()
+            return f"{name}: {text}" if text else name
+    return lines[-1].strip() if lines else ""
 
 
 def _load(path):
