@@ -19,6 +19,7 @@ does not (see the README). `normalization="lrn"` is the paper's network.
 import keras
 
 from dmrh_tf.local_response_normalization import LocalResponseNormalization
+from dmrh_tf.matmul_conv2d import MatmulConv2D
 
 NORMALIZATIONS = ("lrn", "batch")
 LAYER_NAMES = ("conv1", "conv2", "conv3", "conv4", "conv5", "conv6", "conv7", "conv8")
@@ -59,7 +60,9 @@ def cnnf_backbone(x, bits, width=1.0, normalization="batch", dropout=0.5, synchr
     batch_norm = normalization == "batch"
     synchronized = synchronized and keras.backend.backend() == "tensorflow"
     for name, kernel, filters, stride, padding in _CONVS:
-        x = keras.layers.Conv2D(
+        # conv6/conv7 (the former FC layers) as matmuls: ~4× faster on CPUs, same weights
+        conv = MatmulConv2D if name in ("conv6", "conv7") else keras.layers.Conv2D
+        x = conv(
             scaled_channels(filters, width),
             kernel,
             strides=stride,

@@ -18,6 +18,11 @@ class Config:
     train_size: int | None = 2000  # training images (= database); None = the whole split
     query_size: int | None = 500  # query images; None = the whole split
     seed: int = 0  # fixes data generation, splits, shuffling and initialisation
+    splits_dir: str | None = None  # split lists (train.tsv, query.tsv…, e.g. a run's splits/) to reuse
+    skip_corrupt: bool = True  # skip and count undecodable or missing images; False = fail on the first
+    label_file: str | None = None  # folder data set: path → labels list (default data_dir/labels.csv)
+    mosaic_base: str = "fashion_mnist"  # mosaic: the single-label data set its cells come from
+    mosaic_grid: int = 2  # mosaic: g×g cells per image
     # --- model ---
     bits: int = 48  # code length K
     regions: int = 2  # region grid N: input side 192 + 32·N, N² region codes

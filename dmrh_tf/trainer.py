@@ -10,6 +10,23 @@ import tensorflow as tf
 from dmrh_tf.dmrh_loss import DMRHLoss
 
 
+def gather_rows(context, x):
+    """Concatenate every replica's `x` [B, ...] along rows, in replica order (equal B everywhere).
+
+    An all-reduce of zero-padded blocks rather than `ReplicaContext.all_gather`, which fails under
+    MultiWorkerMirroredStrategy on CPUs ("destinations can not be empty"). Differentiable: the
+    all-reduce's gradient sums the upstream gradients over replicas, and the padding keeps our rows.
+    """
+    replicas = context.num_replicas_in_sync
+    if replicas == 1:
+        return x
+    rows = tf.shape(x)[0]
+    before = tf.cast(context.replica_id_in_sync_group, tf.int32) * rows
+    after = (replicas - 1) * rows - before
+    paddings = tf.concat([[[before, after]], tf.zeros([tf.rank(x) - 1, 2], tf.int32)], axis=0)
+    return context.all_reduce(tf.distribute.ReduceOp.SUM, tf.pad(x, paddings))
+
+
 def write_rows(memory, rows, h):
     """`memory` [n, K] with `rows` replaced by `h`, as a constant: no gradient reaches the memory."""
     return tf.tensor_scatter_nd_update(memory, rows[:, None], tf.stop_gradient(h))
@@ -68,14 +85,13 @@ class DMRHTrainer(keras.Model):
         with tf.GradientTape() as tape:
             h = self.encoder(inputs["images"], training=True)["h"]
             if self.dmrh_loss.mode == "memory":
-                rows = context.all_gather(inputs["index"], axis=0)
-                all_h = context.all_gather(tf.stop_gradient(h), axis=0)
+                rows = gather_rows(context, inputs["index"])
+                all_h = gather_rows(context, tf.stop_gradient(h))
                 bank_h = write_rows(self.memory_h.value, rows, all_h)
                 bank_labels = self.memory_labels.value
             else:
-                # Differentiable all-gather: its gradient sums over replicas and keeps our rows.
-                bank_h = context.all_gather(h, axis=0) if replicas > 1 else h
-                bank_labels = context.all_gather(labels, axis=0) if replicas > 1 else labels
+                bank_h = gather_rows(context, h)  # with gradient: pairs go both ways
+                bank_labels = gather_rows(context, labels)
             num_rows = tf.shape(bank_h)[0] if self.dmrh_loss.mode == "batch" else tf.shape(rows)[0]
             loss, likelihood, quantization = self.dmrh_loss.compute(
                 h, labels, bank_h, bank_labels, num_rows=num_rows

@@ -1,16 +1,16 @@
 """Tiny on-disk data sets the data tests generate: IDX files, image folders, a NUS-WIDE copy."""
 
+import dataclasses
 import gzip
 import os
 import struct
-import types
 
 import numpy as np
-import pytest
 import tensorflow as tf
 
+from dmrh_tf.config import Config
+
 __all__ = [
-    "data_tests_skip_keras_cleanup",
     "fake_config",
     "write_fashion_idx",
     "write_idx",
@@ -20,9 +20,8 @@ __all__ = [
 
 
 def fake_config(**values):
-    """A stand-in for `Config`: only the attributes a loader reads, with the defaults it assumes."""
-    defaults = dict(dataset="synthetic", data_dir=None, train_size=None, query_size=None, seed=0)
-    return types.SimpleNamespace(**{**defaults, **values})
+    """A `Config` with whole splits (no subsets) unless `values` say otherwise."""
+    return dataclasses.replace(Config(train_size=None, query_size=None), **values)
 
 
 def write_idx(path, array, compress=None):
@@ -95,10 +94,3 @@ def write_nus_wide(root, num_images=30, num_concepts=24, missing=(), corrupt=(),
         image = rng.integers(0, 256, (12 + row % 5, 16, 3), dtype=np.uint8)
         tf.io.write_file(target, tf.io.encode_jpeg(image))
     return relative, labels
-
-
-@pytest.fixture(autouse=True, name="_seed_and_clean")
-def data_tests_skip_keras_cleanup():
-    """Overrides conftest's per-test `keras.backend.clear_session()` (~0.7 s a test here) in the
-    data tests, which build no Keras model; import it into a test module to apply it."""
-    yield

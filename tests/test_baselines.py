@@ -16,13 +16,6 @@ from dmrh_tf.evaluation.baselines import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _seed_and_clean():
-    """Overrides tests/conftest.py's per-test Keras reset: these tests never touch Keras, and
-    `clear_session` costs ~0.5 s a test on a busy 2-core machine."""
-    yield
-
-
 def clustered(seed=0, n=600, dim=32, classes=4):
     """Gaussian clusters: centres N(0, 9 I), unit noise; returns features and labels."""
     rng = np.random.default_rng(seed)

@@ -4,8 +4,6 @@ import os
 import re
 import shlex
 
-from fixtures_data import data_tests_skip_keras_cleanup  # noqa: F401  (autouse: by import)
-
 from dmrh_tf.config import parse_args
 from dmrh_tf.data import DATASETS
 

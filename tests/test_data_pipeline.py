@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from fixtures_data import (
-    data_tests_skip_keras_cleanup,  # noqa: F401  (autouse: by import)
     write_image,
 )
 

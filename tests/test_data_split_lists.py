@@ -7,7 +7,6 @@ import os
 import numpy as np
 import pytest
 from fixtures_data import (
-    data_tests_skip_keras_cleanup,  # noqa: F401  (autouse: by import)
     fake_config,
 )
 

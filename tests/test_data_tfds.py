@@ -8,7 +8,6 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 from fixtures_data import (
-    data_tests_skip_keras_cleanup,  # noqa: F401  (autouse: by import)
     fake_config,
     write_nus_wide,
 )

@@ -39,13 +39,6 @@ MULTI_LABEL = (
 )
 
 
-@pytest.fixture(autouse=True)
-def _seed_and_clean():
-    """Overrides tests/conftest.py's per-test Keras reset: these tests never touch Keras, and
-    `clear_session` costs ~0.5 s a test on a busy 2-core machine."""
-    yield
-
-
 ONE_HOT = (np.eye(3)[SINGLE_LABEL[0]], np.eye(3)[SINGLE_LABEL[1]])
 LABELS = pytest.mark.parametrize(
     "labels", [SINGLE_LABEL, MULTI_LABEL, ONE_HOT], ids=["single", "multi", "one-hot"]

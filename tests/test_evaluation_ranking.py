@@ -13,14 +13,6 @@ from dmrh_tf.evaluation import (
     to_signed,
 )
 
-
-@pytest.fixture(autouse=True)
-def _seed_and_clean():
-    """Overrides tests/conftest.py's per-test Keras reset: these tests never touch Keras, and
-    `clear_session` costs ~0.5 s a test on a busy 2-core machine."""
-    yield
-
-
 # One query against five database items, K = 2 bits (±1 codes).
 QUERY = np.array([[1, 1]], dtype=np.int8)
 DATABASE = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1], [1, 1]], dtype=np.int8)

@@ -3,7 +3,6 @@
 import json
 
 import numpy as np
-import pytest
 
 from dmrh_tf.evaluation import retrieval_summary
 from dmrh_tf.evaluation.report import (
@@ -16,14 +15,6 @@ from dmrh_tf.evaluation.report import (
     table_markdown,
     write_report,
 )
-
-
-@pytest.fixture(autouse=True)
-def _seed_and_clean():
-    """Overrides tests/conftest.py's per-test Keras reset: these tests never touch Keras, and
-    `clear_session` costs ~0.5 s a test on a busy 2-core machine."""
-    yield
-
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

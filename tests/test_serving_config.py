@@ -13,12 +13,6 @@ from serving import client, export, server
 SERVING = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "serving")
 
 
-@pytest.fixture(autouse=True)
-def _seed_and_clean():
-    """Overrides tests/conftest.py's per-test Keras reset: these tests never build a model."""
-    yield
-
-
 def read(name):
     with open(os.path.join(SERVING, name)) as f:
         return f.read()

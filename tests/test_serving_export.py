@@ -7,12 +7,11 @@ import sys
 import textwrap
 import threading
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 from tensorflow_serving.apis import prediction_log_pb2
-from test_serving_support import (
+from serving_support import (
     BITS,
     MODEL_NAME,
     assert_codes_vary,
@@ -28,14 +27,6 @@ from dmrh_tf.index import model_fingerprint
 from serving import contract, export
 from serving.serving_graph import pack_bits
 from serving.versions import list_versions, next_version
-
-
-@pytest.fixture(autouse=True)
-def _seed_and_clean():
-    """Overrides tests/conftest.py's per-test Keras reset: the models here are built once per module
-    (with their own seeds), and `clear_session` costs ~0.5 s a test on a busy 2-core machine."""
-    keras.mixed_precision.set_dtype_policy("float32")
-    yield
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,6 @@ import threading
 import time
 
 import grpc
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -30,7 +29,7 @@ from tensorflow_serving.apis import (
     predict_pb2,
     prediction_service_pb2_grpc,
 )
-from test_serving_support import BITS, MODEL_NAME, assert_codes_vary, make_run_dir, png, smooth_images
+from serving_support import BITS, MODEL_NAME, assert_codes_vary, make_run_dir, png, smooth_images
 
 import dmrh_tf
 from dmrh_tf.index import model_fingerprint
@@ -43,14 +42,6 @@ from serving.server import ModelServer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OK = grpc.StatusCode.OK
-
-
-@pytest.fixture(autouse=True)
-def _seed_and_clean():
-    """Overrides tests/conftest.py's per-test Keras reset: the models here are built once per module
-    (with their own seeds), and `clear_session` costs ~0.5 s a test on a busy 2-core machine."""
-    keras.mixed_precision.set_dtype_policy("float32")
-    yield
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,7 @@ def _synthetic(config):
         "query": config.query_size or 500,
         "seed": config.seed,
     }
-    if not getattr(config, "splits_dir", None):
+    if not config.splits_dir:
         splits = load_synthetic(generated["train"], generated["query"], generated["seed"])
         provenance = {"source": "generated", "generated": generated, "split": "seed"}
         return Splits(splits.name, splits.train, splits.query, splits.database, (), provenance)

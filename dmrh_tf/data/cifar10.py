@@ -25,7 +25,7 @@ def load_cifar10(config):
     """CIFAR-10 `Splits`: train = database (50,000), queries = the 10,000 test images."""
     from dmrh_tf.data.tfds_source import prepare_builder, read_arrays
 
-    builder = prepare_builder("cifar10", getattr(config, "data_dir", None), how_to_get=HOW_TO_GET)
+    builder = prepare_builder("cifar10", config.data_dir, how_to_get=HOW_TO_GET)
     num_classes = builder.info.features["label"].num_classes
     pools = []
     for part in ("train", "test"):

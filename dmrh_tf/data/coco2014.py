@@ -73,7 +73,7 @@ def load_coco2014(config):
     """MS-COCO 2014 `Splits`: train = database from train2014, queries from val2014 (see above)."""
     from dmrh_tf.data.tfds_source import prepare_builder
 
-    data_dir = getattr(config, "data_dir", None)
+    data_dir = config.data_dir
     builder = prepare_builder(TFDS_NAME, data_dir, how_to_get=HOW_TO_GET)
     train, dropped_train = _pool(builder, data_dir, "train")
     query, dropped_query = _pool(builder, data_dir, "validation")

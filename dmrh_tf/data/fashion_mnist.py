@@ -112,7 +112,7 @@ def _has_idx(directory):
 
 def load_fashion_mnist(config):
     """Fashion-MNIST `Splits` (train = database, test images as queries); see the module doc."""
-    data_dir = getattr(config, "data_dir", None)
+    data_dir = config.data_dir
     if data_dir is not None and not os.path.isdir(data_dir):
         raise FileNotFoundError(f"--data-dir {data_dir!r} is not a folder. {HOW_TO_GET}")
     if data_dir is None and os.path.isdir(DEBIAN_DIR):

@@ -63,10 +63,10 @@ def _read_labels(data_dir, label_file):
 
 def load_folder(config):
     """`Splits` of the images under `config.data_dir` (see the module docstring)."""
-    data_dir = getattr(config, "data_dir", None)
+    data_dir = config.data_dir
     if not data_dir or not os.path.isdir(data_dir):
         raise FileNotFoundError(f"image folder {data_dir!r} not found. {HOW_TO}")
-    paths, labels, classes, source = _read_labels(data_dir, getattr(config, "label_file", None))
+    paths, labels, classes, source = _read_labels(data_dir, config.label_file)
     if len(set(paths)) != len(paths):
         raise ValueError(f"{source}: some images are listed twice; list each image once")
     files = np.array([os.path.join(data_dir, p) for p in paths], dtype=str)
@@ -77,7 +77,7 @@ def load_folder(config):
             f"{check.missing[:3]}: the label file does not match the images"
         )
     if check.corrupt:
-        if not getattr(config, "skip_corrupt", True):
+        if not config.skip_corrupt:
             raise ValueError(
                 f"{len(check.corrupt)} images do not decode, e.g. {check.corrupt[:3]} "
                 "(set skip_corrupt to skip them)"

@@ -12,8 +12,8 @@ numbers of mosaics (default: as many as the base split has images). An id names 
 exactly (`splits_dir`). Config: `mosaic_base` (default "fashion_mnist"), `mosaic_grid` (2).
 """
 
+import dataclasses
 import logging
-import types
 
 import numpy as np
 
@@ -86,9 +86,7 @@ def _check_base(base, name):
 
 
 def _base_config(config, base_name):
-    values = dict(vars(config)) if hasattr(config, "__dict__") else {}
-    values.update(dataset=base_name, train_size=None, query_size=None, splits_dir=None)
-    return types.SimpleNamespace(**values)
+    return dataclasses.replace(config, dataset=base_name, train_size=None, query_size=None, splits_dir=None)
 
 
 def _from_lists(base, grid, directory, classes, provenance):
@@ -120,8 +118,8 @@ def load_mosaic(config):
     """Mosaic `Splits` over `mosaic_base` (see the module docstring)."""
     from dmrh_tf.data import DATASETS  # the registry (imported here: it imports this module)
 
-    base_name = getattr(config, "mosaic_base", "fashion_mnist")
-    grid = int(getattr(config, "mosaic_grid", 2))
+    base_name = config.mosaic_base
+    grid = int(config.mosaic_grid)
     if base_name == "mosaic" or base_name not in DATASETS:
         raise ValueError(
             f"mosaic_base must be one of {sorted(set(DATASETS) - {'mosaic'})}, got {base_name!r}"
@@ -130,18 +128,18 @@ def load_mosaic(config):
         raise ValueError(f"mosaic_grid must be in 1..8, got {grid}")
     base = DATASETS[base_name](_base_config(config, base_name))
     _check_base(base, base_name)
-    seed = getattr(config, "seed", 0)
+    seed = config.seed
     provenance = {
         "source": f"mosaic {grid}x{grid} of {base_name}",
         "base": base.provenance,
         "composition": f"k ~ U{{1..{grid * grid}}} filled cells, items uniform from the base split",
     }
     classes = base.classes
-    if getattr(config, "splits_dir", None):
+    if config.splits_dir:
         return _from_lists(base, grid, config.splits_dir, classes, provenance)
     sizes = {
-        "train": getattr(config, "train_size", None) or len(base.train),
-        "query": getattr(config, "query_size", None) or len(base.query),
+        "train": config.train_size or len(base.train),
+        "query": config.query_size or len(base.query),
     }
     made = {}
     for part, source in (("train", base.train), ("query", base.query)):

@@ -52,8 +52,8 @@ def load_nuswide(config):
     from dmrh_tf.data.nus_wide_files import MANUAL_DOWNLOAD_INSTRUCTIONS, find_nus_wide_files
     from dmrh_tf.data.tfds_source import read_columns
 
-    data_dir, manual_dir = _locations(getattr(config, "data_dir", None))
-    builder = NusWide21(data_dir=data_dir, skip_corrupt=getattr(config, "skip_corrupt", True))
+    data_dir, manual_dir = _locations(config.data_dir)
+    builder = NusWide21(data_dir=data_dir, skip_corrupt=config.skip_corrupt)
     if not builder.is_prepared():
         find_nus_wide_files(manual_dir)  # fails early, saying what is missing and how to get it
         log.info("building the nus_wide21 TFDS records from %s into %s (once)", manual_dir, data_dir)

@@ -5,8 +5,8 @@ this module takes the seeded subsets of `config.train_size` / `config.query_size
 named by the split lists in `config.splits_dir`, and records which in the `Splits`' provenance.
 """
 
+import dataclasses
 import logging
-import types
 
 from dmrh_tf.data.sampling import hold_out, is_single_label, subset_indices
 from dmrh_tf.data.split_lists import splits_from_lists
@@ -30,14 +30,14 @@ def make_splits(name, train_pool, query_pool, config, classes=(), provenance=Non
     ones (`sampling.subset_indices`), each kept in its pool's order.
     """
     provenance = dict(provenance or {})
-    splits_dir = getattr(config, "splits_dir", None)
+    splits_dir = config.splits_dir
     if splits_dir:
         return splits_from_lists(
             name, [train_pool, query_pool], splits_dir, classes=classes, provenance=provenance
         )
-    seed = getattr(config, "seed", 0)
-    train_size = getattr(config, "train_size", None)
-    query_size = getattr(config, "query_size", None)
+    seed = config.seed
+    train_size = config.train_size
+    query_size = config.query_size
     train = train_pool.take(subset_indices(train_pool.labels, train_size, seed, "train"))
     query = query_pool.take(subset_indices(query_pool.labels, query_size, seed, "query"))
     if (train_size and train_size > len(train_pool)) or (query_size and query_size > len(query_pool)):
@@ -69,17 +69,15 @@ def split_one_pool(name, pool, config, classes=(), provenance=None, default_quer
     With `config.splits_dir` set, the lists decide instead.
     """
     provenance = dict(provenance or {})
-    if getattr(config, "splits_dir", None):
+    if config.splits_dir:
         return splits_from_lists(name, [pool], config.splits_dir, classes=classes, provenance=provenance)
-    seed = getattr(config, "seed", 0)
-    query_size = getattr(config, "query_size", None) or default_queries
+    seed = config.seed
+    query_size = config.query_size or default_queries
     if query_size is None:
         raise ValueError(f"{name}: set --query-size, the number of held-out queries")
     query_rows, rest = hold_out(pool.labels, query_size, seed)
     provenance["held_out"] = f"{len(query_rows)} queries of {len(pool)} ({_subset_rule(pool.labels)})"
 
     # the held-out rows are the whole query pool; train_size still applies to the rest
-    options = types.SimpleNamespace(
-        seed=seed, train_size=getattr(config, "train_size", None), query_size=None
-    )
+    options = dataclasses.replace(config, seed=seed, query_size=None)
     return make_splits(name, pool.take(rest), pool.take(query_rows), options, classes, provenance)
