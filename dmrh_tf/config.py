@@ -36,11 +36,11 @@ class Config:
     loss_mode: str = "memory"  # "memory": batch vs all n training codes (release); "batch": in-batch pairs
     # --- optimisation (from-scratch recipe; the `paper` preset has the paper's) ---
     optimizer: str = "sgd"  # "sgd" or "adam"
-    learning_rate: float = 0.01  # peak learning rate, reached after the warm-up
+    learning_rate: float = 0.05  # peak learning rate, reached after the warm-up (measured: see README)
     momentum: float = 0.9  # SGD momentum (the paper: 0)
     weight_decay: float = 1e-5  # decoupled weight decay, the paper's 1e-5
     clipnorm: float | None = 1.0  # global gradient-norm clip over the global batch (the paper's 1)
-    warmup_epochs: float = 0.0  # linear warm-up of the learning rate from 0, in epochs
+    warmup_epochs: float = 0.3  # linear warm-up of the learning rate from 0, in epochs
     lr_decay_epochs: int | None = None  # multiply the lr by `lr_decay_factor` every this many epochs
     lr_decay_factor: float = 0.1  # the paper's step decay factor
     batch_size: int = 32  # global batch (split over the replicas); the paper's 32
