@@ -23,3 +23,16 @@ def _seed_and_policy():
     test depends on auto-generated layer names."""
     keras.utils.set_random_seed(0)
     keras.mixed_precision.set_dtype_policy("float32")
+
+
+@pytest.fixture
+def one_faiss_thread():
+    """One OpenMP thread for faiss: on a busy shared CPU its threads wait on each other at every
+    barrier (IVF training gets several times slower). Thread-count effects on results are tested
+    explicitly in test_index_backends.py."""
+    import faiss
+
+    previous = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    yield
+    faiss.omp_set_num_threads(previous)

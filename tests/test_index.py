@@ -3,22 +3,12 @@
 import os
 import zipfile
 
-import faiss
 import numpy as np
 import pytest
 
 from dmrh_tf.index import BACKENDS, HammingIndex
 
-
-@pytest.fixture(autouse=True)
-def _one_faiss_thread():
-    """One OpenMP thread: on a busy shared CPU, faiss's threads wait on each other at every
-    barrier (IVF training gets several times slower). Thread-count effects on results are
-    tested explicitly in test_faiss_flat_equals_numpy_ties_included."""
-    previous = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    yield
-    faiss.omp_set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_faiss_thread")
 
 
 def signs(rng, n, bits):

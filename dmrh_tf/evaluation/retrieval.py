@@ -125,18 +125,7 @@ def precision_at_k(
 
     `P@k = (1/n_query) Σ_i (1/k') Σ_{r ≤ k'} rel_i(r)` with `k' = min(k, n_db)`.
     """
-    summary = retrieval_summary(
-        query_codes,
-        db_codes,
-        query_labels,
-        db_labels,
-        map_k=None,
-        ks=ks,
-        radius=None,
-        pr_curve=False,
-        chunk_size=chunk_size,
-    )
-    return summary["precision_at_k"]
+    return _only("precision_at_k", query_codes, db_codes, query_labels, db_labels, chunk_size, ks=ks)
 
 
 def recall_at_k(
@@ -147,36 +136,14 @@ def recall_at_k(
     `R@k = (1/n_query) Σ_i Σ_{r ≤ k} rel_i(r) / N_i`, `N_i` = relevant items of query i in the
     database; a query with `N_i = 0` counts 0.
     """
-    summary = retrieval_summary(
-        query_codes,
-        db_codes,
-        query_labels,
-        db_labels,
-        map_k=None,
-        ks=ks,
-        radius=None,
-        pr_curve=False,
-        chunk_size=chunk_size,
-    )
-    return summary["recall_at_k"]
+    return _only("recall_at_k", query_codes, db_codes, query_labels, db_labels, chunk_size, ks=ks)
 
 
 def precision_recall_curve(
     query_codes, db_codes, query_labels, db_labels, *, chunk_size: int | None = None
 ) -> PRCurve:
     """Precision–recall of Hamming-ball retrieval at every radius 0..K (see `PRCurve`)."""
-    summary = retrieval_summary(
-        query_codes,
-        db_codes,
-        query_labels,
-        db_labels,
-        map_k=None,
-        ks=None,
-        radius=None,
-        pr_curve=True,
-        chunk_size=chunk_size,
-    )
-    return summary["pr_curve"]
+    return _only("pr_curve", query_codes, db_codes, query_labels, db_labels, chunk_size, pr_curve=True)
 
 
 def precision_within_radius(
@@ -192,18 +159,15 @@ def precision_within_radius(
 
     `P_i = hits_i / retrieved_i` if `retrieved_i > 0` else 0; the mean is over all queries.
     """
-    summary = retrieval_summary(
-        query_codes,
-        db_codes,
-        query_labels,
-        db_labels,
-        map_k=None,
-        ks=None,
-        radius=radius,
-        pr_curve=False,
-        chunk_size=chunk_size,
+    return _only(
+        "precision_within_radius", query_codes, db_codes, query_labels, db_labels, chunk_size, radius=radius
     )
-    return summary["precision_within_radius"]
+
+
+def _only(key, query_codes, db_codes, query_labels, db_labels, chunk_size, **wanted):
+    """One metric of `retrieval_summary`, computing nothing else."""
+    options = {"map_k": None, "ks": None, "radius": None, "pr_curve": False, "chunk_size": chunk_size}
+    return retrieval_summary(query_codes, db_codes, query_labels, db_labels, **{**options, **wanted})[key]
 
 
 def retrieval_summary(

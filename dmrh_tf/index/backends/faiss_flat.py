@@ -1,12 +1,11 @@
 """Exact Hamming search with faiss's `IndexBinaryFlat` (the default backend)."""
 
 import faiss
-import numpy as np
 
-from dmrh_tf.index.backends.search_backend import SearchBackend
+from dmrh_tf.index.backends.faiss_backend import FaissBackend, read_faiss
 
 
-class FaissFlatBackend(SearchBackend):
+class FaissFlatBackend(FaissBackend):
     """Brute force in faiss (popcount kernels, multi-threaded): exact, O(n) per query.
 
     Tie order: `IndexBinaryFlat` scans codes in position order and only replaces its heap top on a
@@ -24,34 +23,8 @@ class FaissFlatBackend(SearchBackend):
         super().__init__(bits)
         self._index = faiss.IndexBinaryFlat(self.padded_bits(bits))
 
-    @property
-    def ntotal(self):
-        return self._index.ntotal
-
-    def add(self, packed):
-        self._index.add(packed)
-
-    def search(self, packed, k):
-        if self._index.ntotal == 0 or packed.shape[0] == 0:
-            return self._empty_result(packed.shape[0], k)
-        return self._index.search(packed, k)
-
-    def to_bytes(self):
-        return faiss.serialize_index_binary(self._index).tobytes()
-
     @classmethod
     def from_bytes(cls, bits, params, blob):
         backend = cls(bits, **params)
-        backend._index = _read_faiss(blob, faiss.IndexBinaryFlat, backend.padded_bits(bits))
+        backend._index = read_faiss(blob, faiss.IndexBinaryFlat, backend.padded_bits(bits))
         return backend
-
-
-def _read_faiss(blob, expected_type, dims):
-    """Deserialize a faiss binary index and check its type and dimension."""
-    index = faiss.deserialize_index_binary(np.frombuffer(blob, np.uint8))
-    if not isinstance(index, expected_type) or index.d != dims:
-        raise ValueError(
-            f"stored faiss index is {type(index).__name__} with d={index.d}, expected "
-            f"{expected_type.__name__} with d={dims}"
-        )
-    return index

@@ -5,7 +5,7 @@ import math
 import faiss
 import numpy as np
 
-from dmrh_tf.index.backends.faiss_flat import _read_faiss
+from dmrh_tf.index.backends.faiss_backend import read_faiss
 from dmrh_tf.index.backends.search_backend import SearchBackend
 
 # faiss's k-means warns below 39 training points per centroid; auto `nlist` stays under that.
@@ -77,7 +77,7 @@ class FaissIVFBackend(SearchBackend):
     def from_bytes(cls, bits, params, blob):
         backend = cls(bits, **params)
         if blob:
-            index = _read_faiss(blob, faiss.IndexBinaryIVF, backend.padded_bits(bits))
+            index = read_faiss(blob, faiss.IndexBinaryIVF, backend.padded_bits(bits))
             backend._index = index
             backend.nlist = index.nlist
             backend.set_search_params(nprobe=backend.nprobe)

@@ -2,11 +2,10 @@
 
 import faiss
 
-from dmrh_tf.index.backends.faiss_flat import _read_faiss
-from dmrh_tf.index.backends.search_backend import SearchBackend
+from dmrh_tf.index.backends.faiss_backend import FaissBackend, read_faiss
 
 
-class FaissMultiHashBackend(SearchBackend):
+class FaissMultiHashBackend(FaissBackend):
     """Multi-index hashing (Norouzi, Punjani & Fleet, CVPR 2012): approximate k-NN.
 
     The code is cut into `nhash` substrings of `b` bits, each the key of a hash table. A query
@@ -39,10 +38,6 @@ class FaissMultiHashBackend(SearchBackend):
         self.set_search_params(nflip=nflip)
 
     @property
-    def ntotal(self):
-        return self._index.ntotal
-
-    @property
     def params(self):
         return {"nhash": self.nhash, "b": self.b, "nflip": self.nflip}
 
@@ -54,21 +49,10 @@ class FaissMultiHashBackend(SearchBackend):
             self.nflip = nflip
             self._index.nflip = nflip
 
-    def add(self, packed):
-        self._index.add(packed)
-
-    def search(self, packed, k):
-        if self._index.ntotal == 0 or packed.shape[0] == 0:
-            return self._empty_result(packed.shape[0], k)
-        return self._index.search(packed, k)
-
-    def to_bytes(self):
-        return faiss.serialize_index_binary(self._index).tobytes()
-
     @classmethod
     def from_bytes(cls, bits, params, blob):
         backend = cls(bits, **params)
-        index = _read_faiss(blob, faiss.IndexBinaryMultiHash, backend.padded_bits(bits))
+        index = read_faiss(blob, faiss.IndexBinaryMultiHash, backend.padded_bits(bits))
         if (index.nhash, index.b) != (backend.nhash, backend.b):
             raise ValueError(f"stored multi-hash index is {index.nhash}x{index.b}")
         backend._index = index
