@@ -10,7 +10,6 @@ import threading
 import numpy as np
 import pytest
 import tensorflow as tf
-from tensorflow_serving.apis import prediction_log_pb2
 from serving_support import (
     BITS,
     MODEL_NAME,
@@ -21,6 +20,7 @@ from serving_support import (
     png,
     smooth_images,
 )
+from tensorflow_serving.apis import prediction_log_pb2
 
 import dmrh_tf
 from dmrh_tf.index import model_fingerprint

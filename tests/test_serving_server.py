@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from serving_support import BITS, MODEL_NAME, assert_codes_vary, make_run_dir, png, smooth_images
 from tensorflow_serving.apis import (
     get_model_metadata_pb2,
     get_model_status_pb2,
@@ -29,7 +30,6 @@ from tensorflow_serving.apis import (
     predict_pb2,
     prediction_service_pb2_grpc,
 )
-from serving_support import BITS, MODEL_NAME, assert_codes_vary, make_run_dir, png, smooth_images
 
 import dmrh_tf
 from dmrh_tf.index import model_fingerprint
