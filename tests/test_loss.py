@@ -115,3 +115,17 @@ def test_loss_class_is_the_in_batch_form():
 def test_loss_class_validates(kwargs):
     with pytest.raises(ValueError):
         DMRHLoss(**kwargs)
+
+
+def test_loss_survives_a_keras_file_round_trip(tmp_path):
+    """η and the mode travel with a compiled model's `.keras` file (a loss missing them from its
+    config would silently reset to the defaults on reload)."""
+    from dmrh_tf import build_model
+
+    model = build_model(bits=8, regions=1, width=1 / 32)
+    model.compile(optimizer="sgd", loss={"h": DMRHLoss(eta=0.3, mode="batch")})
+    path = tmp_path / "model.keras"
+    model.save(path)
+    restored = keras.saving.load_model(path)
+    loss = restored.loss["h"] if isinstance(restored.loss, dict) else restored.loss
+    assert isinstance(loss, DMRHLoss) and (loss.eta, loss.mode) == (0.3, "batch")
