@@ -43,6 +43,17 @@ def forward_flops(model):
     return total
 
 
+class StepClock(keras.callbacks.Callback):
+    """The time at the end of every training step (one `fit` call: no re-tracing in the timing)."""
+
+    def __init__(self):
+        super().__init__()
+        self.times = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.times.append(time.perf_counter())
+
+
 def machine():
     return {
         "platform": platform.platform(),
@@ -64,11 +75,10 @@ def measure(width, regions, bits, batch_size, steps, memory, jit_compile, mixed_
     split = Split(np.arange(memory).astype(str), labels, images)
     trainer = build_trainer(config, labels, steps_per_epoch=steps)
     dataset = train_dataset(split, input_side(regions), batch_size)
-    warmup = 3
-    trainer.fit(dataset, epochs=1, steps_per_epoch=warmup, verbose=0)  # traces and warms up
-    started = time.perf_counter()
-    trainer.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
-    seconds = time.perf_counter() - started
+    warmup = 3  # tracing and first steps, left out of the timing
+    clock = StepClock()
+    trainer.fit(dataset, epochs=1, steps_per_epoch=warmup + steps, verbose=0, callbacks=[clock])
+    seconds = clock.times[-1] - clock.times[warmup - 1]
     images_per_second = steps * batch_size / seconds
     flops = forward_flops(trainer.encoder)
     return {
@@ -82,6 +92,7 @@ def measure(width, regions, bits, batch_size, steps, memory, jit_compile, mixed_
         "precision": "mixed_bfloat16" if mixed_precision else "float32",
         "steps": steps,
         "seconds": round(seconds, 3),
+        "median_step_seconds": round(float(np.median(np.diff(clock.times[warmup - 1 :]))), 4),
         "images_per_second": round(images_per_second, 2),
         "forward_gflop_per_image": round(flops / 1e9, 4),
         "achieved_gflop_per_second": round(3 * flops * images_per_second / 1e9, 1),

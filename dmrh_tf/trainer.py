@@ -89,10 +89,11 @@ class DMRHTrainer(keras.Model):
                 all_h = gather_rows(context, tf.stop_gradient(h))
                 bank_h = write_rows(self.memory_h.value, rows, all_h)
                 bank_labels = self.memory_labels.value
+                num_rows = tf.shape(rows)[0]
             else:
                 bank_h = gather_rows(context, h)  # with gradient: pairs go both ways
                 bank_labels = gather_rows(context, labels)
-            num_rows = tf.shape(bank_h)[0] if self.dmrh_loss.mode == "batch" else tf.shape(rows)[0]
+                num_rows = tf.shape(bank_h)[0]
             loss, likelihood, quantization = self.dmrh_loss.compute(
                 h, labels, bank_h, bank_labels, num_rows=num_rows
             )

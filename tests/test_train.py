@@ -96,6 +96,15 @@ def test_nan_loss_stops_with_a_clear_message(tmp_path):
     assert not (run_dir / "results.json").exists()
 
 
+def test_mixed_precision_and_xla_options_train(tmp_path):
+    run_dir = tmp_path / "run"
+    args = ["--mixed-precision", "mixed_bfloat16", "--jit-compile", "true", "--epochs", "1"]
+    result = _train([*TINY, "--run-dir", str(run_dir), *args])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((run_dir / "config.json").read_text())["mixed_precision"] == "mixed_bfloat16"
+    assert 0 < json.loads((run_dir / "results.json").read_text())["map_at_k"] <= 1
+
+
 def test_unknown_flag_fails_clearly():
     result = _train(["--bitz", "12"], timeout=120)
     assert result.returncode == 2 and "unrecognized arguments: --bitz" in result.stderr
