@@ -24,16 +24,17 @@ machine vary with its load: the load average at the start and end is recorded to
 
 import argparse
 import json
-import os
-import platform
+import logging
 import time
 import tracemalloc
 from pathlib import Path
 
 import numpy as np
+from common import finish, machine
 
 from dmrh_tf.evaluation import map_at_k, map_at_k_loop, pack_codes, retrieval_summary
 
+log = logging.getLogger("evaluation_speed")
 DEFAULT_OUT = Path(__file__).parent / "results" / "evaluation_speed.json"
 
 
@@ -68,19 +69,6 @@ def radix_loop(query_codes, db_codes, query_labels, db_labels, k):
     return total / len(query_words)
 
 
-def machine() -> dict:
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "cpu_count": os.cpu_count(),
-        "cpus_available": affinity,
-        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-    }
-
-
 def timed(function, *args, repeats=1):
     best, value = float("inf"), None
     for _ in range(repeats):
@@ -102,10 +90,11 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     info = machine()
-    print(f"machine: {info['platform']}, {info['cpu_count']} CPUs ({info['processor']})")
-    print(f"load average: {info['load_average']}")
+    log.info(f"machine: {info['platform']}, {info['cpu_count']} CPUs ({info['processor']})")
+    log.info(f"load average: {info['load_average']}")
     rng = np.random.default_rng(args.seed)
     query = rng.choice(np.array([-1, 1], np.int8), (args.queries, args.bits))
     database = rng.choice(np.array([-1, 1], np.int8), (args.database, args.bits))
@@ -114,15 +103,15 @@ def main(argv=None):
     inputs = (query, database, query_labels, db_labels, args.k)
 
     chunked_seconds, chunked_map = timed(map_at_k, *inputs, repeats=args.repeats)
-    print(f"chunked map_at_k: {chunked_seconds:.2f} s, mAP@{args.k} = {chunked_map:.6f}")
+    log.info(f"chunked map_at_k: {chunked_seconds:.2f} s, mAP@{args.k} = {chunked_map:.6f}")
     tracemalloc.start()
     map_at_k(*inputs)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    print(f"chunked map_at_k: peak traced NumPy memory {peak / 2**20:.1f} MiB")
+    log.info(f"chunked map_at_k: peak traced NumPy memory {peak / 2**20:.1f} MiB")
 
     summary_seconds, _ = timed(lambda: retrieval_summary(*inputs[:4], map_k=args.k))
-    print(f"retrieval_summary (mAP@{args.k}, P@k, R@k, PR curve, P@r≤2): {summary_seconds:.2f} s")
+    log.info(f"retrieval_summary (mAP@{args.k}, P@k, R@k, PR curve, P@r≤2): {summary_seconds:.2f} s")
 
     n_loop = args.loop_queries or args.queries
     subset = (query[:n_loop], database, query_labels[:n_loop], db_labels, args.k)
@@ -144,13 +133,13 @@ def main(argv=None):
             "chunked_time_ratio": round(chunked_seconds / projected, 4),
             "speedup": round(projected / chunked_seconds, 1),
         }
-        print(
+        log.info(
             f"{name}: {seconds:.2f} s for {n_loop} queries → {projected:.1f} s for all; "
             f"chunked/loop = {chunked_seconds / projected:.3f} ({projected / chunked_seconds:.0f}× "
             f"faster); |ΔmAP| = {abs(value - subset_map):.1e}"
         )
 
-    info["load_average_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    info = finish(info)
     report = {
         "machine": info,
         "problem": {
@@ -173,7 +162,7 @@ def main(argv=None):
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    log.info(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

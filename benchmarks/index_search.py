@@ -30,14 +30,13 @@ import argparse
 import json
 import logging
 import os
-import platform
 import resource
-import sys
 import tempfile
 import time
 
 import faiss
 import numpy as np
+from common import finish, machine
 
 from dmrh_tf.index import HammingIndex
 
@@ -186,17 +185,8 @@ def main(argv=None):
         # On a CPU shared with other busy processes, OpenMP threads wait for each other at every
         # barrier and 2 threads can be several times slower than 1: pin the count to compare.
         faiss.omp_set_num_threads(args.threads)
-    machine = {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "faiss_threads": faiss.omp_get_max_threads(),
-        "python": sys.version.split()[0],
-        "numpy": np.__version__,
-        "faiss": faiss.__version__,
-        "load_average_at_start": os.getloadavg(),
-    }
-    logger.info("machine: %s", machine)
+    facts = machine(faiss=faiss.__version__, faiss_threads=faiss.omp_get_max_threads())
+    logger.info("machine: %s", facts)
     rng = np.random.default_rng(args.seed)
     centres = uniform_codes(rng, args.centres, args.bits)
     datasets = {
@@ -207,7 +197,7 @@ def main(argv=None):
         ),
     }
     results = {
-        "machine": machine,
+        "machine": facts,
         "settings": {k: v for k, v in vars(args).items() if k != "out"},
         "notes": (
             "search_s: seconds for timed_queries queries in one batch (ms_per_query = "
@@ -217,7 +207,7 @@ def main(argv=None):
         "results": {name: run_dataset(name, db, q, args) for name, (db, q) in datasets.items()},
     }
     # Other processes share the CPUs on some machines: the load shows how far to trust timings.
-    machine["load_average_at_end"] = os.getloadavg()
+    results["machine"] = finish(facts)
     results["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:

@@ -21,7 +21,6 @@ import argparse
 import json
 import logging
 import os
-import platform
 import re
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+from common import finish, machine
 
 import dmrh_tf
 from serving.client import HashingClient
@@ -39,20 +39,6 @@ from serving.export import export_model
 log = logging.getLogger("serving_throughput")
 DEFAULT_OUT = Path(__file__).parent / "results" / "serving_throughput.json"
 REPO = Path(__file__).resolve().parent.parent
-
-
-def machine():
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "python": platform.python_version(),
-        "tensorflow": tf.__version__,
-        "cpu_count": os.cpu_count(),
-        "cpus_available": affinity,
-        "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
-        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-    }
 
 
 def throughput(hash_batch, batch, seconds, warmup, max_calls):
@@ -172,7 +158,7 @@ def main(argv=None):
         rates = {r["path"]: r["images_per_second"] for r in results if r["batch_size"] == batch_size}
         log.info("batch %3d: gRPC / in-process = %.2f", batch_size, rates["grpc"] / rates["in_process"])
     facts["results"] = results
-    facts["machine"]["load_average_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    facts["machine"] = finish(facts["machine"])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(facts, indent=2) + "\n")
     log.info("wrote %s", args.out)

@@ -15,14 +15,13 @@ import argparse
 import json
 import logging
 import os
-import platform
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 import numpy as np
-import tensorflow as tf
+from common import finish, forward_flops, machine
 
 from dmrh_tf.config import Config
 from dmrh_tf.data import Split, train_dataset
@@ -30,17 +29,6 @@ from dmrh_tf.model import input_side
 from dmrh_tf.train import build_trainer
 
 log = logging.getLogger("train_throughput")
-
-
-def forward_flops(model):
-    """Multiply-adds ×2 of every convolution of `model` for one image."""
-    total = 0
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.Conv2D):
-            _, height, width, out_channels = layer.output.shape
-            kh, kw, in_channels, _ = layer.kernel.shape
-            total += 2 * height * width * kh * kw * in_channels * out_channels
-    return total
 
 
 class StepClock(keras.callbacks.Callback):
@@ -52,17 +40,6 @@ class StepClock(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self.times.append(time.perf_counter())
-
-
-def machine():
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "devices": [d.name for d in tf.config.list_logical_devices()],
-    }
 
 
 def measure(width, regions, bits, batch_size, steps, memory, jit_compile, mixed_precision):
@@ -77,7 +54,9 @@ def measure(width, regions, bits, batch_size, steps, memory, jit_compile, mixed_
     dataset = train_dataset(split, input_side(regions), batch_size)
     warmup = 3  # tracing and first steps, left out of the timing
     clock = StepClock()
-    trainer.fit(dataset, epochs=1, steps_per_epoch=warmup + steps, verbose=0, callbacks=[clock])
+    trainer.fit(
+        dataset, epochs=1, steps_per_epoch=warmup + steps, verbose=0, callbacks=[clock], shuffle=False
+    )
     seconds = clock.times[-1] - clock.times[warmup - 1]
     images_per_second = steps * batch_size / seconds
     flops = forward_flops(trainer.encoder)
@@ -141,7 +120,7 @@ def main():
                 rows.append(row)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
-        json.dump({"machine": info, "results": rows}, f, indent=2)
+        json.dump({"machine": finish(info), "results": rows}, f, indent=2)
     log.info("wrote %s", args.out)
 
 

@@ -20,6 +20,7 @@ import keras
 
 from dmrh_tf.local_response_normalization import LocalResponseNormalization
 from dmrh_tf.matmul_conv2d import MatmulConv2D
+from dmrh_tf.sync_batch_normalization import SyncBatchNormalization
 
 NORMALIZATIONS = ("lrn", "batch")
 LAYER_NAMES = ("conv1", "conv2", "conv3", "conv4", "conv5", "conv6", "conv7", "conv8")
@@ -51,14 +52,13 @@ def cnnf_backbone(x, bits, width=1.0, normalization="batch", dropout=0.5, synchr
     """Apply the fully convolutional CNN-F to `x` and return the region outputs [B, N, N, bits].
 
     `synchronized`: batch statistics over the global batch under `tf.distribute` (TensorFlow
-    backend only), so a distributed step equals a single-device one.
+    backend only; `SyncBatchNormalization`), so a distributed step equals a single-device one.
     """
     if normalization not in NORMALIZATIONS:
         raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
     if width <= 0:
         raise ValueError(f"width must be > 0, got {width}")
     batch_norm = normalization == "batch"
-    synchronized = synchronized and keras.backend.backend() == "tensorflow"
     for name, kernel, filters, stride, padding in _CONVS:
         # conv6/conv7 (the former FC layers) as matmuls: ~4× faster on CPUs, same weights
         conv = MatmulConv2D if name in ("conv6", "conv7") else keras.layers.Conv2D
@@ -72,7 +72,7 @@ def cnnf_backbone(x, bits, width=1.0, normalization="batch", dropout=0.5, synchr
             name=name,
         )(x)
         if batch_norm:
-            x = keras.layers.BatchNormalization(
+            x = SyncBatchNormalization(
                 momentum=0.9, epsilon=1e-5, synchronized=synchronized, name=f"{name}_bn"
             )(x)
         x = keras.layers.ReLU(name=f"{name}_relu")(x)

@@ -120,6 +120,7 @@ def train(config):
             steps_per_epoch=steps,
             callbacks=_callbacks(config),
             verbose=config.verbose,
+            shuffle=False,  # the dataset shuffles itself (Keras would warn that it cannot)
         )
     encoder = trainer.encoder
     if not chief:

@@ -3,11 +3,13 @@
 import json
 
 import numpy as np
+import pytest
 
 from dmrh_tf.evaluation import retrieval_summary
 from dmrh_tf.evaluation.report import (
     add_result,
     empty_results,
+    metric_value,
     metrics_to_json,
     read_results,
     results_table,
@@ -46,6 +48,22 @@ def test_markdown_and_csv():
     assert lines[1] == "LSH,map,0.123456,"
     assert "ITQ,precision_within_radius,0.250000," in lines
     assert len(lines) == 1 + 3 + 1
+
+
+def test_precision_and_recall_at_k_tables_read_the_evaluated_ranks():
+    metrics = {"map": 0.5, "ks": [10, 100], "precision_at_k": [0.9, 0.7], "recall_at_k": [0.01, 0.1]}
+    results = add_result(empty_results(dataset="toy"), "ITQ", 24, metrics)
+    results = add_result(results, "ITQ", 48, {"map": 0.6, "ks": [10], "precision_at_k": [0.8]})
+    assert metric_value(metrics, "precision@100") == 0.7
+    assert metric_value(metrics, "recall@10") == 0.01
+    assert metric_value(metrics, "precision@5") is None  # rank not evaluated
+    assert results_table(results, "precision@100")[2] == [[0.7, None]]
+    markdown = table_markdown(results, metrics=("precision@100",))
+    assert markdown.startswith("### Precision@100 on toy\n")
+    assert "| ITQ | 0.7000 | – |" in markdown
+    assert "ITQ,precision@100,0.700000," in table_csv(results).splitlines()
+    with pytest.raises(ValueError, match="unknown metric"):
+        metric_value(metrics, "map@100")
 
 
 def test_add_result_does_not_modify_its_input():

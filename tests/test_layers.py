@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dmrh_tf import BinaryCode, LocalResponseNormalization, RegionFusion
+from dmrh_tf import BinaryCode, LocalResponseNormalization, RegionFusion, SyncBatchNormalization
 
 
 def test_lrn_matches_tensorflow():
@@ -58,6 +58,7 @@ def test_binary_code_maps_zero_to_minus_one_and_stops_gradient():
         LocalResponseNormalization(depth_radius=3, bias=1.5, alpha=2e-4, beta=0.7),
         RegionFusion(weighting="learned"),
         BinaryCode(),
+        SyncBatchNormalization(momentum=0.9, epsilon=1e-5),
     ],
     ids=lambda layer: type(layer).__name__,
 )
@@ -66,3 +67,10 @@ def test_layer_config_round_trip(layer):
     assert restored.get_config() == layer.get_config()
     again = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
     assert type(again) is type(layer) and again.get_config() == layer.get_config()
+
+
+def test_sync_batch_norm_is_synchronized_on_tensorflow():
+    """(On JAX it loads unsynchronised: tests/test_backends.py.)"""
+    layer = SyncBatchNormalization()
+    assert layer.synchronized and layer.get_config()["synchronized"]
+    assert not SyncBatchNormalization(synchronized=False).synchronized

@@ -29,6 +29,7 @@ import numpy as np
 __all__ = [
     "add_result",
     "empty_results",
+    "metric_value",
     "metrics_to_json",
     "plot_map_vs_regions",
     "plot_pr_curves",
@@ -42,12 +43,14 @@ __all__ = [
 
 # Row order of the table: the paper's baselines first, in its order, then DMRH by N.
 _BASELINE_ORDER = ("LSH", "SH", "SKLSH", "PCAH", "ITQ")
-# Metrics that are one number per (method, bits) and can fill a table.
+# Metrics that are one number per (method, bits) and can fill a table; "precision@k" (any k among
+# the evaluated `ks`, e.g. "precision@100") and "recall@k" are read from the precision/recall@k lists.
 TABLE_METRICS = {
     "map": "mAP@{map_k}",
     "full_map": "mAP (full ranking)",
     "precision_within_radius": "Precision within Hamming radius {radius}",
 }
+DEFAULT_TABLES = ("map", "precision@100", "precision_within_radius")
 
 
 def empty_results(**facts) -> dict:
@@ -96,13 +99,27 @@ def results_table(results: dict, metric: str = "map") -> tuple[list[str], list[i
     methods = _ordered_methods(results)
     bit_lengths = sorted({int(b) for name in methods for b in results["methods"][name]["bits"]})
     values = [
-        [results["methods"][name]["bits"].get(str(bits), {}).get(metric) for bits in bit_lengths]
+        [metric_value(results["methods"][name]["bits"].get(str(bits), {}), metric) for bits in bit_lengths]
         for name in methods
     ]
     return methods, bit_lengths, values
 
 
-def table_markdown(results: dict, metrics=("map", "precision_within_radius")) -> str:
+def metric_value(metrics: dict, metric: str):
+    """`metric` of one METRICS dict: a key of it, or "precision@k" / "recall@k" at an evaluated k.
+
+    None where it was not evaluated (k not among `ks` included).
+    """
+    name, at, k = metric.partition("@")
+    if not at:
+        return metrics.get(metric)
+    if name not in ("precision", "recall"):
+        raise ValueError(f"unknown metric {metric!r}: use a METRICS key, 'precision@k' or 'recall@k'")
+    ks = metrics.get("ks") or []
+    return metrics[f"{name}_at_k"][ks.index(int(k))] if int(k) in ks else None
+
+
+def table_markdown(results: dict, metrics=DEFAULT_TABLES) -> str:
     """One Markdown table per metric (rows = methods, columns = bit lengths), 4 decimals."""
     sections = []
     dataset = results.get("dataset")
@@ -121,7 +138,7 @@ def table_markdown(results: dict, metrics=("map", "precision_within_radius")) ->
     return "\n\n".join(sections) + "\n"
 
 
-def table_csv(results: dict, metrics=("map", "precision_within_radius")) -> str:
+def table_csv(results: dict, metrics=DEFAULT_TABLES) -> str:
     """CSV with columns `method, metric, <bits>...` (empty cell = not evaluated)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -222,6 +239,9 @@ def _ordered_methods(results: dict) -> list[str]:
 
 
 def _metric_title(results: dict, metric: str) -> str:
+    name, at, k = metric.partition("@")
+    if at:
+        return f"{name.capitalize()}@{k}"
     return TABLE_METRICS.get(metric, metric).format(
         map_k=results.get("map_k", "K"), radius=results.get("radius", 2)
     )

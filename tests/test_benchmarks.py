@@ -1,0 +1,89 @@
+"""Every benchmark script runs end to end at a tiny size and writes the JSON its docs describe.
+
+Correctness of the scripts only: no timing is asserted (timings are the scripts' output).
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+TINY = {
+    "model_throughput": [
+        "--widths", "0.125", "--regions", "1", "2", "--train-batch", "4", "--infer-batch", "4",
+        "--steps", "1", "--rounds", "1", "--warmup", "1",
+    ],
+    "train_throughput": [
+        "--widths", "0.125", "--regions", "1", "--batch-size", "4", "--steps", "2", "--memory", "64",
+    ],
+    "evaluation_speed": [
+        "--queries", "40", "--database", "300", "--bits", "16", "--k", "50", "--loop-queries", "10",
+        "--repeats", "1",
+    ],
+    "index_search": ["--n", "2000", "--queries", "20", "--bits", "32", "--k", "5", "--numpy-queries", "5"],
+    "serving_throughput": [
+        "--bits", "8", "--regions", "1", "--width", "0.125", "--batch-sizes", "1", "2",
+        "--seconds", "0.2", "--rounds", "1", "--warmup", "1", "--max-calls", "3",
+    ],
+}  # fmt: skip
+
+
+def run_benchmark(name, args, out, env=None):
+    command = [sys.executable, str(REPO / "benchmarks" / f"{name}.py"), *args, "--out", str(out)]
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
+    result = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(out.read_text())
+
+
+def check_model_throughput(report):
+    rows = report["results"]
+    assert [(row["width"], row["regions"], row["input_side"]) for row in rows] == [
+        (0.125, 1, 224),
+        (0.125, 2, 256),
+    ]
+    for row in rows:
+        assert row["parameters"] > 0
+        for kind in ("inference", "training"):
+            assert row[kind]["batch_size"] == 4 and row[kind]["images_per_second"] > 0
+    assert rows[1]["forward_gflop_per_image"] > rows[0]["forward_gflop_per_image"] > 0  # larger input
+
+
+def check_train_throughput(report):
+    (row,) = report["results"]
+    assert (row["width"], row["regions"], row["input_side"], row["batch_size"]) == (0.125, 1, 224, 4)
+    assert row["images_per_second"] > 0 and row["forward_gflop_per_image"] > 0
+
+
+def check_evaluation_speed(report):
+    # Every loop implementation agrees with the chunked mAP@k on the queries it measured.
+    assert report["problem"]["queries"] == 40 and 0 < report["chunked"]["map"] < 1
+    assert {"spec_loop", "lean_loop", "radix_loop"} <= set(report["loops"])
+    assert all(loop["abs_difference_to_chunked"] < 1e-9 for loop in report["loops"].values())
+
+
+def check_index_search(report):
+    for rows in report["results"].values():
+        exact = [row for row in rows if row["backend"] == "faiss"]
+        assert exact and all(row["recall"] == 1.0 for row in exact)
+        assert all(row["agrees_with_faiss"] for row in rows if row["backend"] == "numpy")
+
+
+def check_serving_throughput(report):
+    measured = {(row["path"], row["batch_size"]) for row in report["results"] if row["images_per_second"] > 0}
+    assert measured == {(path, batch) for path in ("in_process", "grpc") for batch in (1, 2)}
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_benchmark_runs_and_records_its_machine(name, tmp_path):
+    report = run_benchmark(name, TINY[name], tmp_path / f"{name}.json")
+    machine = report["machine"]
+    assert machine["cpu_count"] >= 1 and machine["platform"]
+    assert len(machine["load_average"]) == 3 and len(machine["load_average_end"]) == 3
+    assert machine["backend"] == "tensorflow" and machine["accelerators"] == []
+    globals()[f"check_{name}"](report)
