@@ -2,31 +2,75 @@
 and LSH, on Fashion-MNIST (train = database = 60,000; queries = the 10,000 test images) and on its
 2×2 mosaic multi-label variant, all with one fixed training budget.
 
-    python benchmarks/quality.py --width 0.125 --epochs 1      # ~1 hour on 2 CPU cores
+    python benchmarks/quality.py --width 0.125 --epochs 1      # ~2 hours on 2 CPU cores
 
-Resumable: a run whose results.json exists is not trained again. Writes runs/quality/<data>_k<bits>_n<N>/
-(one training run each), docs/results/<data>/ (the tables and plots of `python -m dmrh_tf.evaluate`)
-and benchmarks/results/quality.json (the commands and the time each took).
+Resumable: a run whose results.json exists is not trained again, and a data set's report is not
+rebuilt while it is newer than all its runs. Writes runs/quality/<data>_k<bits>_n<N>/ (one training
+run each), docs/results/<data>/ (the tables and plots of `python -m dmrh_tf.evaluate`) and
+benchmarks/results/quality.json: every row of the tables with mAP@5000, precision@100, the seconds
+it took (training, and encoding + scoring) and the command that reproduces it.
 """
 
 import argparse
 import json
 import logging
 import os
-import platform
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+from common import finish, machine
 
 log = logging.getLogger("quality")
 DATA_DIR = "/usr/share/datasets/fashion-mnist"
+OUT = Path(__file__).parent / "results" / "quality.json"
 
 
 def run(command):
     log.info("$ %s", " ".join(command))
     started = time.time()
     subprocess.run(command, check=True)
-    return round(time.time() - started, 1)
+    log.info("%.0f s", time.time() - started)
+
+
+def train_command(args, dataset, bits, regions, run_dir):
+    return [
+        "python", "-m", "dmrh_tf.train", "--dataset", dataset, "--data-dir", args.data_dir,
+        "--train-size", "none", "--query-size", "none", "--bits", str(bits), "--regions", str(regions),
+        "--width", args.width, "--epochs", args.epochs, "--run-dir", run_dir, "--verbose", "2",
+    ]  # fmt: skip
+
+
+def evaluate_command(args, dataset, run_dirs):
+    return [
+        "python", "-m", "dmrh_tf.evaluate", "--runs", *run_dirs, "--baselines", "itq", "pcah", "lsh",
+        "--bits", *map(str, args.bits), "--out", os.path.join(args.out, dataset), "--fresh",
+    ]  # fmt: skip
+
+
+def summary(report_path, train_commands, evaluate):
+    """The rows of one data set's report: metrics, seconds and the commands behind each cell."""
+    with open(report_path) as f:
+        report = json.load(f)
+    rows = []
+    for method, entry in report["methods"].items():
+        for bits, metrics in sorted(entry["bits"].items(), key=lambda item: int(item[0])):
+            row = {
+                "method": method,
+                "bits": int(bits),
+                f"map@{metrics['map_k']}": metrics["map"],
+                "precision@100": metrics["precision_at_k"][metrics["ks"].index(100)],
+                "evaluation_seconds": metrics.get("seconds"),
+            }
+            run_dir = metrics.get("run_dir")
+            if run_dir:
+                with open(os.path.join(run_dir, "results.json")) as f:
+                    row["training_seconds"] = json.load(f)["seconds"]  # training + its own encoding
+                row["train_command"] = " ".join(train_commands[run_dir])
+            row["evaluate_command"] = " ".join(evaluate)
+            rows.append(row)
+    return {"sizes": report.get("sizes"), "rows": rows}
 
 
 def main():
@@ -40,34 +84,33 @@ def main():
     parser.add_argument("--data-dir", default=DATA_DIR)
     parser.add_argument("--runs", default="runs/quality")
     parser.add_argument("--out", default="docs/results")
+    parser.add_argument("--record", type=Path, default=OUT, help="the JSON summary")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    python = sys.executable
-    record = {"machine": {"platform": platform.platform(), "cpu_count": os.cpu_count()}, "steps": []}
+    record = json.loads(args.record.read_text()) if args.record.exists() else {}
+    record.update(machine=machine(), settings={"width": args.width, "epochs": args.epochs})
+    record.setdefault("datasets", {})
     for dataset in args.datasets:
-        run_dirs = []
+        commands = {}
         for bits in args.bits:
             for regions in args.regions:
                 run_dir = os.path.join(args.runs, f"{dataset}_k{bits}_n{regions}")
-                run_dirs.append(run_dir)
-                command = [
-                    python, "-m", "dmrh_tf.train", "--dataset", dataset, "--data-dir", args.data_dir,
-                    "--train-size", "none", "--query-size", "none", "--bits", str(bits),
-                    "--regions", str(regions), "--width", args.width, "--epochs", args.epochs,
-                    "--run-dir", run_dir, "--verbose", "2",
-                ]  # fmt: skip
+                commands[run_dir] = train_command(args, dataset, bits, regions, run_dir)
                 if os.path.exists(os.path.join(run_dir, "results.json")):
                     log.info("%s done already", run_dir)
                     continue
-                record["steps"].append({"command": " ".join(command[1:]), "seconds": run(command)})
-        command = [
-            python, "-m", "dmrh_tf.evaluate", "--runs", *run_dirs, "--baselines", "itq", "pcah", "lsh",
-            "--bits", *map(str, args.bits), "--out", os.path.join(args.out, dataset), "--fresh",
-        ]  # fmt: skip
-        record["steps"].append({"command": " ".join(command[1:]), "seconds": run(command)})
-    os.makedirs("benchmarks/results", exist_ok=True)
-    with open("benchmarks/results/quality.json", "w") as f:
-        json.dump(record, f, indent=2)
+                run([sys.executable, *commands[run_dir][1:]])
+        evaluate = evaluate_command(args, dataset, list(commands))
+        report = Path(args.out, dataset, "results.json")
+        newest_run = max(os.path.getmtime(os.path.join(d, "results.json")) for d in commands)
+        if report.exists() and report.stat().st_mtime > newest_run:
+            log.info("%s is newer than its runs: not evaluated again", report)
+        else:
+            run([sys.executable, *evaluate[1:]])
+        record["datasets"][dataset] = summary(report, commands, evaluate)
+        args.record.parent.mkdir(parents=True, exist_ok=True)
+        args.record.write_text(json.dumps({**record, "machine": finish(record["machine"])}, indent=2) + "\n")
+        log.info("wrote %s", args.record)
 
 
 if __name__ == "__main__":
