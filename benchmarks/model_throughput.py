@@ -8,7 +8,7 @@ an SGD update of the fused output `h` under DMRH's loss in its in-batch form
 convolutions). For the whole TensorFlow training step, data pipeline and memory bank included, see
 `train_throughput.py`. Not a test: it measures, it asserts nothing.
 
-    python benchmarks/model_throughput.py                          # TensorFlow, width 1.0 and 0.25, N = 1..4
+    python benchmarks/model_throughput.py           # TensorFlow; widths 1.0, 0.25, 0.125; N = 1..4
     KERAS_BACKEND=jax python benchmarks/model_throughput.py --precision mixed_bfloat16 \\
         --train-batch 256 --infer-batch 256 --out benchmarks/results/model_throughput_gpu.json
 
@@ -101,7 +101,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--widths", type=float, nargs="+", default=[1.0, 0.25])
+    parser.add_argument("--widths", type=float, nargs="+", default=[1.0, 0.25, 0.125])
     parser.add_argument("--regions", type=int, nargs="+", default=[1, 2, 3, 4])
     parser.add_argument("--bits", type=int, default=48)
     parser.add_argument("--train-batch", type=int, default=32)

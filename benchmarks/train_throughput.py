@@ -4,7 +4,7 @@ End to end as in `python -m dmrh_tf.train`: the `tf.data` pipeline (uint8 images
 192 + 32N every batch), the forward and backward pass, the memory-bank loss over `--memory` training
 outputs, gradient clipping and the SGD update. Not a test: it measures, it asserts nothing.
 
-    python benchmarks/train_throughput.py                       # width 1.0 and 0.25, N = 1..4
+    python benchmarks/train_throughput.py                       # widths 1.0, 0.25, 0.125; N = 1..4
     python benchmarks/train_throughput.py --regions 2 --widths 1.0 --steps 30
 
 FLOPs are counted from the layer shapes (2·H·W·k²·Cin·Cout per convolution, forward) and a training
@@ -82,7 +82,7 @@ def main():
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--widths", type=float, nargs="+", default=[1.0, 0.25])
+    parser.add_argument("--widths", type=float, nargs="+", default=[1.0, 0.25, 0.125])
     parser.add_argument("--regions", type=int, nargs="+", default=[1, 2, 3, 4])
     parser.add_argument("--bits", type=int, default=48)
     parser.add_argument("--batch-size", type=int, default=32)

@@ -100,3 +100,23 @@ def test_model_trains_on_jax_without_tensorflow(tmp_path):
     )
     losses = json.loads(stdout.strip().splitlines()[-1])
     assert all(np.isfinite(losses)) and losses[-1] < losses[0]
+
+
+def test_model_throughput_benchmark_runs_on_jax_without_tensorflow(tmp_path):
+    """benchmarks/model_throughput.py is what runs on a GPU machine without TensorFlow."""
+    run_on_jax(
+        """
+        import runpy
+        sys.path.insert(0, "benchmarks")
+        sys.argv = ["model_throughput.py", *sys.argv[1:]]
+        runpy.run_path("benchmarks/model_throughput.py", run_name="__main__")
+        """,
+        tmp_path,
+        ["--widths", "0.125", "--regions", "1", "--train-batch", "2", "--infer-batch", "2", "--steps", "1",
+         "--rounds", "1", "--warmup", "1", "--precision", "mixed_bfloat16", "--out", f"{tmp_path}/m.json"],
+    )  # fmt: skip
+    report = json.loads((tmp_path / "m.json").read_text())
+    assert report["machine"]["backend"] == "jax" and "jax" in report["machine"]
+    (row,) = report["results"]
+    assert row["precision"] == "mixed_bfloat16" and np.isfinite(row["training"]["loss_after_warmup"])
+    assert row["inference"]["images_per_second"] > 0 and row["training"]["images_per_second"] > 0
