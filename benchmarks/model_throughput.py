@@ -13,14 +13,15 @@ convolutions). For the whole TensorFlow training step, data pipeline and memory 
         --train-batch 256 --infer-batch 256 --out benchmarks/results/model_throughput_gpu.json
 
 FLOPs are counted from the layer shapes (`common.forward_flops`); a training step counts 3× the
-forward pass (backward ≈ 2× forward). Each timing is the best of `--rounds` runs of `--steps` steps,
-after warm-up steps that compile; every step waits for its result (losses and codes come back to
-the host), so asynchronous dispatch cannot flatter the numbers.
+forward pass (backward ≈ 2× forward). Each timing is the best of `--rounds` runs of at least
+`--steps` steps and `--min-seconds`, after warm-up steps that compile; every step waits for its
+result (losses and codes come back to the host), so asynchronous dispatch cannot flatter the numbers.
 """
 
 import argparse
 import json
 import logging
+import math
 import os
 import time
 from pathlib import Path
@@ -38,18 +39,24 @@ log = logging.getLogger("model_throughput")
 DEFAULT_OUT = Path(__file__).parent / "results" / "model_throughput.json"
 
 
-def best_seconds(step, steps, rounds):
-    """The fastest of `rounds` timings of `steps` calls of `step` (other processes share the CPU)."""
+def best_rate(step, batch, steps, min_seconds, rounds):
+    """Images/s of the fastest of `rounds` timings of `step` (other processes share the CPU).
+
+    Each timing runs at least `steps` calls and, judged by one timed call, at least `min_seconds`.
+    """
+    started = time.perf_counter()
+    step()
+    steps = max(steps, math.ceil(min_seconds / (time.perf_counter() - started)))
     best = float("inf")
     for _ in range(rounds):
         started = time.perf_counter()
         for _ in range(steps):
             step()
         best = min(best, time.perf_counter() - started)
-    return best
+    return steps * batch / best
 
 
-def measure(width, regions, bits, train_batch, infer_batch, steps, warmup, rounds, precision):
+def measure(width, regions, bits, train_batch, infer_batch, steps, min_seconds, warmup, rounds, precision):
     keras.backend.clear_session()
     keras.mixed_precision.set_dtype_policy(precision)
     keras.utils.set_random_seed(0)
@@ -71,8 +78,7 @@ def measure(width, regions, bits, train_batch, infer_batch, steps, warmup, round
     infer = lambda: encoder.predict_on_batch(images)  # noqa: E731 — returns NumPy: synchronous
     for _ in range(warmup):
         infer()
-    seconds = best_seconds(infer, steps, rounds)
-    rate = steps * infer_batch / seconds
+    rate = best_rate(infer, infer_batch, steps, min_seconds, rounds)
     row["inference"] = {
         "batch_size": infer_batch,
         "images_per_second": round(rate, 2),
@@ -86,8 +92,7 @@ def measure(width, regions, bits, train_batch, infer_batch, steps, warmup, round
     train = lambda: trainee.train_on_batch(images, labels)  # noqa: E731 — returns a float: synchronous
     for _ in range(warmup):
         loss = train()
-    seconds = best_seconds(train, steps, rounds)
-    rate = steps * train_batch / seconds
+    rate = best_rate(train, train_batch, steps, min_seconds, rounds)
     row["training"] = {
         "batch_size": train_batch,
         "images_per_second": round(rate, 2),
@@ -106,7 +111,8 @@ def parse_args(argv=None):
     parser.add_argument("--bits", type=int, default=48)
     parser.add_argument("--train-batch", type=int, default=32)
     parser.add_argument("--infer-batch", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=5, help="timed steps per round")
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per round, at least")
+    parser.add_argument("--min-seconds", type=float, default=3.0, help="seconds per round, at least")
     parser.add_argument("--rounds", type=int, default=2, help="timings per measurement; the best is kept")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps first (compilation)")
     precisions = ["float32", "mixed_bfloat16", "mixed_float16"]
@@ -125,7 +131,7 @@ def main(argv=None):
         for regions in args.regions:
             row = measure(
                 width, regions, args.bits, args.train_batch, args.infer_batch,
-                args.steps, args.warmup, args.rounds, args.precision,
+                args.steps, args.min_seconds, args.warmup, args.rounds, args.precision,
             )  # fmt: skip
             log.info(
                 "width %.3g N=%d side %d %s: inference %.1f images/s (%.1f GFLOP/s), "

@@ -113,7 +113,8 @@ def test_model_throughput_benchmark_runs_on_jax_without_tensorflow(tmp_path):
         """,
         tmp_path,
         ["--widths", "0.125", "--regions", "1", "--train-batch", "2", "--infer-batch", "2", "--steps", "1",
-         "--rounds", "1", "--warmup", "1", "--precision", "mixed_bfloat16", "--out", f"{tmp_path}/m.json"],
+         "--rounds", "1", "--min-seconds", "0", "--warmup", "1", "--precision", "mixed_bfloat16",
+         "--out", f"{tmp_path}/m.json"],
     )  # fmt: skip
     report = json.loads((tmp_path / "m.json").read_text())
     assert report["machine"]["backend"] == "jax" and "jax" in report["machine"]

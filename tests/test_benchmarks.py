@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parent.parent
 TINY = {
     "model_throughput": [
         "--widths", "0.125", "--regions", "1", "2", "--train-batch", "4", "--infer-batch", "4",
-        "--steps", "1", "--rounds", "1", "--warmup", "1",
+        "--steps", "1", "--min-seconds", "0", "--rounds", "1", "--warmup", "1",
     ],
     "train_throughput": [
         "--widths", "0.125", "--regions", "1", "--batch-size", "4", "--steps", "2", "--memory", "64",
