@@ -54,11 +54,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         help=f"non-deep baselines: {', '.join(sorted(BASELINES))} or all",
     )
     parser.add_argument("--bits", nargs="+", type=int, help="baseline code lengths")
-    parser.add_argument("--dataset", help="data set (default: the first run's)")
-    parser.add_argument("--data-dir", help="where the data set lives (default: the first run's)")
-    parser.add_argument("--train-size", type=_optional_int, help="training images (none = all)")
-    parser.add_argument("--query-size", type=_optional_int, help="query images (none = all)")
-    parser.add_argument("--seed", type=int, help="data and baseline seed (default: the run's)")
+    # The data flags (DATA_FIELDS) are absent from `args` unless given: `--train-size none` is given.
+    data = dict(default=argparse.SUPPRESS)
+    parser.add_argument("--dataset", **data, help="data set (default: the first run's)")
+    parser.add_argument("--data-dir", **data, help="where the data set lives (default: the first run's)")
+    parser.add_argument("--train-size", **data, type=_optional_int, help="training images (none = all)")
+    parser.add_argument("--query-size", **data, type=_optional_int, help="query images (none = all)")
+    parser.add_argument("--seed", **data, type=int, help="data and baseline seed (default: the run's)")
     parser.add_argument(
         "--map-k", type=int, help="K of mAP@K (default: the first run's, the table's, or 5000)"
     )
@@ -82,13 +84,12 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def evaluate(args: argparse.Namespace) -> dict:
     """Evaluate the runs and baselines of `args`, write the report, return the results dict."""
-    from dmrh_tf.config import Config, merge  # the model/data side, imported only when needed
+    from dmrh_tf.config import Config  # the model/data side, imported only when needed
 
     out = Path(args.out)
     runs = [_load_run(run_dir) for run_dir in args.runs]
     base_config = runs[0][1] if runs else Config()
-    overrides = {f: getattr(args, f) for f in DATA_FIELDS if getattr(args, f) is not None}
-    data_config = merge(base_config, overrides, "command-line flags")
+    data_config = baseline_data_config(args, base_config)
     results = None
     if not args.fresh and (out / "results.json").exists():
         results = read_results(out / "results.json")
@@ -132,6 +133,14 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     evaluate(parse_args(argv))
     return 0
+
+
+def baseline_data_config(args: argparse.Namespace, base_config):
+    """The config that picks the baselines' data: `base_config` with the data flags given in `args`."""
+    from dmrh_tf.config import merge
+
+    overrides = {field: getattr(args, field) for field in DATA_FIELDS if hasattr(args, field)}
+    return merge(base_config, overrides, "command-line flags")
 
 
 def _optional_int(text: str) -> int | None:
@@ -217,7 +226,8 @@ def _baseline_features(splits, args) -> tuple[np.ndarray, np.ndarray, np.ndarray
             else _pixels(splits.database, args.pixel_side, args.batch_size, "database")
         )
     if args.fit_size and args.fit_size < len(train):
-        rows = np.random.default_rng(args.seed or 0).choice(len(train), args.fit_size, replace=False)
+        rng = np.random.default_rng(getattr(args, "seed", 0))
+        rows = rng.choice(len(train), args.fit_size, replace=False)
         train = train[np.sort(rows)]
     return train, query, database
 

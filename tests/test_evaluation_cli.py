@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from dmrh_tf.config import Config
-from dmrh_tf.evaluate import main
+from dmrh_tf.evaluate import baseline_data_config, main, parse_args
 from dmrh_tf.model import build_model
 from dmrh_tf.run_dir import write_config
 
@@ -66,6 +66,15 @@ def test_baselines_on_given_features(tmp_path):
     main([*argv, "--map-k", "10", "--out", str(tmp_path), *_data()])
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["methods"]["ITQ"]["bits"]["6"]["map"] > 0.5
+
+
+def test_data_flags_override_the_runs_config_and_none_means_all():
+    config = Config(**DATA)
+    given = parse_args(["--baselines", "lsh", "--train-size", "none", "--seed", "3"])
+    overridden = baseline_data_config(given, config)
+    assert (overridden.train_size, overridden.query_size, overridden.seed) == (None, 8, 3)
+    left_out = parse_args(["--baselines", "lsh"])
+    assert baseline_data_config(left_out, config) == config
 
 
 def test_nothing_to_evaluate_is_an_error():
