@@ -30,7 +30,7 @@ def _one_step(strategy, weights, mode, clipnorm):
     data = tf.data.Dataset.from_tensors(({"images": images, "index": index}, labels[index])).repeat()
     # the memory already holds outputs from "earlier steps" so every column matters
     trainer.memory_h.assign(np.random.default_rng(1).normal(size=(N_TRAIN, BITS)).astype("float32"))
-    history = trainer.fit(data, steps_per_epoch=2, epochs=1, verbose=0)
+    history = trainer.fit(data, steps_per_epoch=2, epochs=1, verbose=0, shuffle=False)
     return [w.numpy() for w in encoder.weights], trainer.memory_h.numpy(), history.history["loss"][-1]
 
 
