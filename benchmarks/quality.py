@@ -22,6 +22,8 @@ from pathlib import Path
 
 from common import finish, machine
 
+from dmrh_tf.evaluation.report import metric_value
+
 log = logging.getLogger("quality")
 DATA_DIR = "/usr/share/datasets/fashion-mnist"
 OUT = Path(__file__).parent / "results" / "quality.json"
@@ -60,7 +62,7 @@ def summary(report_path, train_commands, evaluate):
                 "method": method,
                 "bits": int(bits),
                 f"map@{metrics['map_k']}": metrics["map"],
-                "precision@100": metrics["precision_at_k"][metrics["ks"].index(100)],
+                "precision@100": metric_value(metrics, "precision@100"),
                 "evaluation_seconds": metrics.get("seconds"),
             }
             run_dir = metrics.get("run_dir")
