@@ -23,10 +23,10 @@ import keras
 import numpy as np
 from common import finish, forward_flops, machine
 
-from dmrh_tf.config import Config
 from dmrh_tf.data import Split, train_dataset
 from dmrh_tf.model import input_side
 from dmrh_tf.train import build_trainer
+from dmrh_tf.training.config import Config
 
 log = logging.getLogger("train_throughput")
 

@@ -1,15 +1,25 @@
-"""dmrh_tf: Deep Multi-Region Hashing (Zhou et al., ICASSP 2020) for Keras 3 / TensorFlow."""
+"""dmrh_tf: Deep Multi-Region Hashing (Zhou et al., ICASSP 2020) for Keras 3 / TensorFlow.
 
-from dmrh_tf.binary_code import BinaryCode
-from dmrh_tf.cnnf_weights import CNNFWeightsError, load_cnnf_weights
-from dmrh_tf.config import Config
-from dmrh_tf.dmrh_loss import DMRHLoss, dpsh_loss
-from dmrh_tf.learning_rate_schedule import WarmupStepDecay
-from dmrh_tf.local_response_normalization import LocalResponseNormalization
-from dmrh_tf.model import build_model, input_side
-from dmrh_tf.region_fusion import RegionFusion
-from dmrh_tf.run_dir import load_run
-from dmrh_tf.sync_batch_normalization import SyncBatchNormalization
+The packages, in the direction imports go (see docs/architecture.md):
+
+- entry points: `train`, `evaluate`, `encode` here, `dmrh_tf.index` (`python -m dmrh_tf.index`);
+- `training`: config, trainer, distribution, run directory;
+- `model` (the network and its layers) and `losses` (the hashing objectives): `keras.ops` only;
+- `data` (data sets, splits, the input pipeline) and `evaluation` (metrics, ranking, the non-deep baselines).
+"""
+
+from dmrh_tf.losses import DMRHLoss, dpsh_loss
+from dmrh_tf.model import (
+    BinaryCode,
+    CNNFWeightsError,
+    LocalResponseNormalization,
+    RegionFusion,
+    SyncBatchNormalization,
+    build_model,
+    input_side,
+    load_cnnf_weights,
+)
+from dmrh_tf.training import Config, WarmupStepDecay, load_run
 
 # The model, its layers and the loss are keras.ops only and run on any Keras backend (JAX on a GPU
 # machine without TensorFlow, say); encoding, data, training and export need TensorFlow.

@@ -84,7 +84,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def evaluate(args: argparse.Namespace) -> dict:
     """Evaluate the runs and baselines of `args`, write the report, return the results dict."""
-    from dmrh_tf.config import Config  # the model/data side, imported only when needed
+    from dmrh_tf.training.config import Config  # the model/data side, imported only when needed
 
     out = Path(args.out)
     runs = [_load_run(run_dir) for run_dir in args.runs]
@@ -137,7 +137,7 @@ def main(argv=None) -> int:
 
 def baseline_data_config(args: argparse.Namespace, base_config):
     """The config that picks the baselines' data: `base_config` with the data flags given in `args`."""
-    from dmrh_tf.config import merge
+    from dmrh_tf.training.config import merge
 
     overrides = {field: getattr(args, field) for field in DATA_FIELDS if hasattr(args, field)}
     return merge(base_config, overrides, "command-line flags")
@@ -148,7 +148,7 @@ def _optional_int(text: str) -> int | None:
 
 
 def _load_run(run_dir):
-    from dmrh_tf.run_dir import load_run
+    from dmrh_tf.training.run_dir import load_run
 
     model, config = load_run(run_dir)
     log.info("run %s: N = %d, %d bits, data set %s", run_dir, config.regions, config.bits, config.dataset)

@@ -15,18 +15,17 @@ import time
 import keras
 import tensorflow as tf
 
-from dmrh_tf import run_dir as rd
-from dmrh_tf.callbacks import NaNLossError, StopOnNaN
-from dmrh_tf.cnnf_weights import load_cnnf_weights
-from dmrh_tf.config import parse_args
 from dmrh_tf.data import load_splits, train_dataset, write_split_lists
-from dmrh_tf.distribution import is_chief, make_strategy, task_index
-from dmrh_tf.dmrh_loss import DMRHLoss
 from dmrh_tf.encode import encode_split
 from dmrh_tf.evaluation import map_at_k
-from dmrh_tf.learning_rate_schedule import WarmupStepDecay
-from dmrh_tf.model import build_model, input_side
-from dmrh_tf.trainer import DMRHTrainer
+from dmrh_tf.losses import DMRHLoss
+from dmrh_tf.model import build_model, input_side, load_cnnf_weights
+from dmrh_tf.training import run_dir as rd
+from dmrh_tf.training.callbacks import NaNLossError, StopOnNaN
+from dmrh_tf.training.config import parse_args
+from dmrh_tf.training.distribution import is_chief, make_strategy, task_index
+from dmrh_tf.training.learning_rate_schedule import WarmupStepDecay
+from dmrh_tf.training.trainer import DMRHTrainer
 
 log = logging.getLogger("dmrh_tf.train")
 
@@ -110,7 +109,7 @@ def train(config):
         trainer = build_trainer(config, splits.train.labels, steps)
     dataset = train_dataset(splits.train, input_side(config.regions), config.batch_size, seed=config.seed)
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        from dmrh_tf.multi_worker import fit_multi_worker
+        from dmrh_tf.training.multi_worker import fit_multi_worker
 
         fit_multi_worker(trainer, strategy, dataset, config, steps, chief=chief)
     else:

@@ -110,7 +110,7 @@ def export_model(model, config, model_base_path, model_name=contract.DEFAULT_MOD
 
 def export_run(run_dir, model_base_path, model_name=contract.DEFAULT_MODEL_NAME, version=None):
     """Export the trained model of the run in `run_dir` (see `export_model`); return the path."""
-    from dmrh_tf.run_dir import load_run
+    from dmrh_tf.training.run_dir import load_run
 
     model, config = load_run(run_dir)
     return export_model(model, config, model_base_path, model_name=model_name, version=version)

@@ -6,8 +6,8 @@ process that never imports this package) can run the graph without any Python co
 
 import tensorflow as tf
 
+from dmrh_tf.data.preprocessing import resize_images
 from dmrh_tf.model import model_bits, model_regions
-from dmrh_tf.preprocessing import resize_images
 from serving import contract
 
 # np.packbits order: the first code of each group of 8 is the most significant bit.
@@ -31,7 +31,7 @@ class ServingGraph:
     `{"codes": int8 [B, K], "packed": uint8 [B, ceil(K/8)], "h": float32 [B, K]}`;
     `metadata()` returns scalars (code length, region grid, input side, the run's config JSON and
     the weights hash of `dmrh_tf.index.model_fingerprint`, which identifies the model's codes).
-    Images are resized with `dmrh_tf.preprocessing.resize_images`, the function training used.
+    Images are resized with `dmrh_tf.data.preprocessing.resize_images`, the function training used.
     """
 
     def __init__(self, model, config_json, weights_sha256):

@@ -8,7 +8,7 @@ import struct
 import numpy as np
 import tensorflow as tf
 
-from dmrh_tf.config import Config
+from dmrh_tf.training.config import Config
 
 __all__ = [
     "fake_config",

@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 import dmrh_tf
-from dmrh_tf.run_dir import MODEL_FILE, write_config
+from dmrh_tf.training.run_dir import MODEL_FILE, write_config
 
 BITS = 12
 REGIONS = 1

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from dmrh_tf.config import PRESETS, Config, parse_args
+from dmrh_tf.training.config import PRESETS, Config, parse_args
 
 
 def test_defaults_are_the_from_scratch_recipe_on_built_in_data():
@@ -75,7 +75,7 @@ def test_bad_values_fail_early(flags, message):
 def test_every_field_has_a_comment():
     import inspect
 
-    from dmrh_tf import config as module
+    from dmrh_tf.training import config as module
 
     source = inspect.getsource(module.Config)
     for field in dataclasses.fields(Config):

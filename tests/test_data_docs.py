@@ -4,8 +4,8 @@ import os
 import re
 import shlex
 
-from dmrh_tf.config import parse_args
 from dmrh_tf.data import DATASETS
+from dmrh_tf.training.config import parse_args
 
 DOC = os.path.join(os.path.dirname(__file__), os.pardir, "docs", "datasets.md")
 

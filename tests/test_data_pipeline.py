@@ -10,8 +10,8 @@ from fixtures_data import (
 )
 
 from dmrh_tf.data.pipeline import inference_dataset, train_dataset
+from dmrh_tf.data.preprocessing import resize_images
 from dmrh_tf.data.splits import Split
-from dmrh_tf.preprocessing import resize_images
 
 SIDE = 40
 

@@ -18,8 +18,8 @@ from dmrh_tf.data.coco2014 import load_coco2014, multi_hot
 from dmrh_tf.data.nus_wide_files import most_frequent
 from dmrh_tf.data.nuswide import load_nuswide
 from dmrh_tf.data.pipeline import inference_dataset, train_dataset
+from dmrh_tf.data.preprocessing import resize_images
 from dmrh_tf.data.tfds_images import TFDSImages
-from dmrh_tf.preprocessing import resize_images
 
 
 def test_cifar10_protocol_on_mock_data(tmp_path):

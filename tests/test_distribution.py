@@ -6,8 +6,8 @@ import pytest
 import tensorflow as tf
 
 from dmrh_tf import DMRHLoss, build_model
-from dmrh_tf.learning_rate_schedule import WarmupStepDecay
-from dmrh_tf.trainer import DMRHTrainer
+from dmrh_tf.training.learning_rate_schedule import WarmupStepDecay
+from dmrh_tf.training.trainer import DMRHTrainer
 
 BATCH, N_TRAIN, BITS = 8, 12, 6
 

@@ -6,10 +6,10 @@ import keras
 import numpy as np
 import pytest
 
-from dmrh_tf.config import Config
 from dmrh_tf.evaluate import baseline_data_config, main, parse_args
 from dmrh_tf.model import build_model
-from dmrh_tf.run_dir import write_config
+from dmrh_tf.training.config import Config
+from dmrh_tf.training.run_dir import write_config
 
 DATA = dict(dataset="synthetic", train_size=40, query_size=8, seed=0)
 

@@ -19,7 +19,7 @@ from dmrh_tf.index import (
     query_index,
 )
 from dmrh_tf.index.cli import main
-from dmrh_tf.run_dir import write_config
+from dmrh_tf.training.run_dir import write_config
 
 
 def write_png(path, height, width, seed):

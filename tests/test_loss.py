@@ -6,8 +6,8 @@ import pytest
 import tensorflow as tf
 
 from dmrh_tf import DMRHLoss, dpsh_loss
-from dmrh_tf.dmrh_loss import pairwise_similarity
-from dmrh_tf.trainer import write_rows
+from dmrh_tf.losses import pairwise_similarity
+from dmrh_tf.training.trainer import write_rows
 
 
 def numpy_loss(h, labels, bank_h, bank_labels, eta, rows=None):

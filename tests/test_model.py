@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from dmrh_tf import build_model, encode, input_side
-from dmrh_tf.cnnf import scaled_channels
+from dmrh_tf.model.cnnf import scaled_channels
 
 
 @pytest.mark.parametrize("regions", range(1, 11))

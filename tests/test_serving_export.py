@@ -88,7 +88,7 @@ def test_images_signature_matches_in_process_encode(exported, loaded):
         out = serve(images=tf.constant(images))
         np.testing.assert_array_equal(out["codes"].numpy(), expected)
         np.testing.assert_array_equal(out["packed"].numpy(), np.packbits(expected > 0, axis=1))
-        h = model(dmrh_tf.preprocessing.resize_images(images, 224), training=False)["h"].numpy()
+        h = model(dmrh_tf.data.preprocessing.resize_images(images, 224), training=False)["h"].numpy()
         np.testing.assert_allclose(out["h"].numpy(), h, rtol=1e-4, atol=1e-5)
         assert_codes_vary(expected)
 

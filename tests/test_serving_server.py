@@ -91,7 +91,7 @@ def test_arrays_chunked_and_concurrent_match_encode(served):
         result = chunked.hash_images(images, output=("codes", "packed", "h"))
     np.testing.assert_array_equal(result["codes"], expected)
     np.testing.assert_array_equal(result["packed"], np.packbits(expected > 0, axis=1))
-    h = model(dmrh_tf.preprocessing.resize_images(images, 224), training=False)["h"].numpy()
+    h = model(dmrh_tf.data.preprocessing.resize_images(images, 224), training=False)["h"].numpy()
     np.testing.assert_allclose(result["h"], h, rtol=1e-4, atol=1e-5)
 
 

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dmrh_tf.callbacks import NaNLossError
-from dmrh_tf.config import Config
 from dmrh_tf.data import load_synthetic
+from dmrh_tf.training.callbacks import NaNLossError
+from dmrh_tf.training.config import Config
 from tuning import (
     DMRHHyperModel,
     SearchSpace,

@@ -18,8 +18,8 @@ import pytest
 import tensorflow as tf
 
 import tuning.hypermodel as hypermodel_module
-from dmrh_tf.config import parse_args
 from dmrh_tf.model import input_side
+from dmrh_tf.training.config import parse_args
 from tuning import config_for, read_trials
 from tuning.search import main
 

@@ -20,10 +20,10 @@ import keras
 import keras_tuner as kt
 import tensorflow as tf
 
-from dmrh_tf.callbacks import NaNLossError, StopOnNaN
 from dmrh_tf.data import load_splits, train_dataset
 from dmrh_tf.model import input_side
 from dmrh_tf.train import build_trainer, evaluate_codes
+from dmrh_tf.training.callbacks import NaNLossError, StopOnNaN
 from tuning.space import SearchSpace, config_for
 from tuning.validation import validation_splits
 

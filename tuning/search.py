@@ -25,8 +25,8 @@ import time
 import keras
 import tensorflow as tf
 
-from dmrh_tf.config import parse_args
-from dmrh_tf.distribution import make_strategy
+from dmrh_tf.training.config import parse_args
+from dmrh_tf.training.distribution import make_strategy
 from tuning.hypermodel import DMRHHyperModel
 from tuning.space import SearchSpace, parse_choices, parse_range
 from tuning.summary import best_trial, format_table, read_trials, write_best_config

@@ -11,7 +11,7 @@ training config key for key (KerasTuner's own `tuner/…` bookkeeping values are
 
 import dataclasses
 
-from dmrh_tf.config import Config, merge
+from dmrh_tf.training.config import Config, merge
 
 __all__ = ["SearchSpace", "config_for", "parse_choices", "parse_range"]
 

@@ -1,6 +1,6 @@
 """`tf.data` pipelines from a `Split`: shuffled training batches and ordered inference batches.
 
-The only preprocessing outside the model is `dmrh_tf.preprocessing.resize_images` (grey → RGB,
+The only preprocessing outside the model is `dmrh_tf.data.preprocessing.resize_images` (grey → RGB,
 float32 in 0..255, resize to the model's side 192 + 32·N); pixel normalisation is the model's own
 first layer. Training and serving call the same function. Three kinds of `Split.images`:
 
@@ -15,8 +15,8 @@ first layer. Training and serving call the same function. Three kinds of `Split.
 
 import tensorflow as tf
 
+from dmrh_tf.data.preprocessing import resize_images
 from dmrh_tf.data.tfds_images import TFDSImages
-from dmrh_tf.preprocessing import resize_images
 
 __all__ = [
     "CACHE_BYTES",

@@ -11,7 +11,7 @@ from dmrh_tf.data.splits import Split
 from dmrh_tf.encode import encode_split
 from dmrh_tf.index.image_files import check_files
 from dmrh_tf.index.model_fingerprint import model_fingerprint
-from dmrh_tf.run_dir import CONFIG_FILE, MODEL_FILE, load_run
+from dmrh_tf.training.run_dir import CONFIG_FILE, MODEL_FILE, load_run
 
 logger = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ does not (see the README). `normalization="lrn"` is the paper's network.
 
 import keras
 
-from dmrh_tf.local_response_normalization import LocalResponseNormalization
-from dmrh_tf.matmul_conv2d import MatmulConv2D
-from dmrh_tf.sync_batch_normalization import SyncBatchNormalization
+from dmrh_tf.model.local_response_normalization import LocalResponseNormalization
+from dmrh_tf.model.matmul_conv2d import MatmulConv2D
+from dmrh_tf.model.sync_batch_normalization import SyncBatchNormalization
 
 NORMALIZATIONS = ("lrn", "batch")
 LAYER_NAMES = ("conv1", "conv2", "conv3", "conv4", "conv5", "conv6", "conv7", "conv8")

@@ -6,7 +6,7 @@ import os
 
 import keras
 
-from dmrh_tf.config import Config, merge
+from dmrh_tf.training.config import Config, merge
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,8 @@ def load_run(run_dir, compile=False):
             f"{path} not found: the run in {run_dir!r} has not finished; rerun the same "
             "`python -m dmrh_tf.train` command to resume it"
         )
-    import dmrh_tf  # noqa: F401  (registers the custom layers)
+    import dmrh_tf.losses
+    import dmrh_tf.model  # noqa: F401
 
     return keras.saving.load_model(path, compile=compile), config
 

@@ -15,7 +15,7 @@ import logging
 import numpy as np
 import scipy.io
 
-from dmrh_tf.model import set_pixel_normalization
+from dmrh_tf.model.dmrh_model import set_pixel_normalization
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ import os
 import keras
 import tensorflow as tf
 
-from dmrh_tf import run_dir as rd
-from dmrh_tf.callbacks import NaNLossError
+from dmrh_tf.training import run_dir as rd
+from dmrh_tf.training.callbacks import NaNLossError
 
 log = logging.getLogger(__name__)
 

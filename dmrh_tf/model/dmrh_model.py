@@ -3,9 +3,9 @@
 import keras
 import numpy as np
 
-from dmrh_tf.binary_code import BinaryCode
-from dmrh_tf.cnnf import cnnf_backbone
-from dmrh_tf.region_fusion import RegionFusion
+from dmrh_tf.model.binary_code import BinaryCode
+from dmrh_tf.model.cnnf import cnnf_backbone
+from dmrh_tf.model.region_fusion import RegionFusion
 
 # ImageNet statistics in the 0..255 pixel scale the model takes.
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
