@@ -32,7 +32,7 @@ import keras
 import numpy as np
 from common import finish, forward_flops, machine
 
-from dmrh_tf.losses import DMRHLoss
+from dmrh_tf.methods import DMRHLoss
 from dmrh_tf.model import build_model, input_side
 
 log = logging.getLogger("model_throughput")

@@ -18,7 +18,7 @@ import tensorflow as tf
 from dmrh_tf.data import load_splits, train_dataset, write_split_lists
 from dmrh_tf.encode import encode_split
 from dmrh_tf.evaluation import map_at_k
-from dmrh_tf.losses import DMRHLoss
+from dmrh_tf.methods import DMRHLoss
 from dmrh_tf.model import build_model, input_side, load_cnnf_weights
 from dmrh_tf.training import run_dir as rd
 from dmrh_tf.training.callbacks import NaNLossError, StopOnNaN

@@ -7,15 +7,15 @@ import dmrh_tf
 
 PACKAGE = pathlib.Path(dmrh_tf.__file__).parent
 ENTRY_POINTS = {"__init__", "train", "evaluate", "encode"}
-SUBPACKAGES = {"data", "evaluation", "index", "losses", "model", "training"}
+SUBPACKAGES = {"data", "evaluation", "index", "methods", "model", "training"}
 # What each subpackage may import of ours besides itself (never the root `dmrh_tf`); entry points
 # may import anything. The graph is acyclic, so there are no circular imports between packages.
 ALLOWED = {
     "model": set(),
-    "losses": set(),
+    "methods": set(),
     "data": set(),
     "evaluation": set(),
-    "training": {"model", "losses", "data"},
+    "training": {"model", "methods", "data"},
     "index": {"encode", "training", "data", "evaluation"},
 }
 

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from dmrh_tf import DMRHLoss, dpsh_loss
-from dmrh_tf.losses import pairwise_similarity
+from dmrh_tf.methods import pairwise_similarity
 from dmrh_tf.training.trainer import write_rows
 
 

@@ -45,7 +45,7 @@ def load_run(run_dir, compile=False):
             f"{path} not found: the run in {run_dir!r} has not finished; rerun the same "
             "`python -m dmrh_tf.train` command to resume it"
         )
-    import dmrh_tf.losses
+    import dmrh_tf.methods
     import dmrh_tf.model  # noqa: F401
 
     return keras.saving.load_model(path, compile=compile), config

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from dmrh_tf.losses import DMRHLoss
+from dmrh_tf.methods import DMRHLoss
 
 
 def gather_rows(context, x):

@@ -13,6 +13,8 @@ local rows and `num_rows` = the global batch, so the replicas' losses add up to 
 import keras
 from keras import ops
 
+from dmrh_tf.methods.hashing_loss import HashingLoss
+
 MODES = ("memory", "batch")
 
 
@@ -47,7 +49,7 @@ def dpsh_loss(h, labels, bank_h, bank_labels, eta=0.02, num_rows=None):
 
 
 @keras.saving.register_keras_serializable(package="dmrh_tf")
-class DMRHLoss(keras.losses.Loss):
+class DMRHLoss(HashingLoss):
     """DMRH's loss (`dpsh_loss`) with its hyper-parameters, serializable.
 
     `mode="memory"` (the release's, default): the batch against a memory of all n training outputs,
@@ -55,6 +57,8 @@ class DMRHLoss(keras.losses.Loss):
     memory and calls `compute`. `mode="batch"`: pairs within the (global) batch only, for very
     large n. As a plain Keras loss, `loss(labels, h)` is the in-batch form.
     """
+
+    terms = ("likelihood", "quantization")
 
     def __init__(self, eta=0.02, mode="memory", name="dmrh_loss", **kwargs):
         super().__init__(name=name, **kwargs)
@@ -65,12 +69,19 @@ class DMRHLoss(keras.losses.Loss):
         self.eta = float(eta)
         self.mode = mode
 
+    @property
+    def columns(self):
+        return self.mode
+
     def compute(self, h, labels, bank_h, bank_labels, num_rows=None):
         """(loss, likelihood, quantization) of rows `h` against the columns `bank_h`."""
         return dpsh_loss(h, labels, bank_h, bank_labels, eta=self.eta, num_rows=num_rows)
 
-    def call(self, y_true, y_pred):
-        return self.compute(y_pred, y_true, y_pred, y_true)[0]
+    def compute_terms(self, h, labels, columns):
+        loss, likelihood, quantization = self.compute(
+            h, labels, columns.h, columns.labels, num_rows=columns.num_rows
+        )
+        return loss, (likelihood, quantization)
 
     def get_config(self):
         config = super().get_config()
