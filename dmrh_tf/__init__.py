@@ -4,7 +4,8 @@ The packages, in the direction imports go (see docs/architecture.md):
 
 - entry points: `train`, `evaluate`, `encode` here, `dmrh_tf.index` (`python -m dmrh_tf.index`);
 - `training`: config, trainer, distribution, run directory;
-- `model` (the network and its layers) and `methods` (the hashing objectives: DMRH and the deep baselines): `keras.ops` only;
+- `model` (the network and its layers) and `methods` (the hashing objectives of DMRH and the deep
+  baselines): `keras.ops` only;
 - `data` (data sets, splits, the input pipeline) and `evaluation` (metrics, ranking, the non-deep baselines).
 """
 
