@@ -44,9 +44,13 @@ def test_paper_width_has_cnnf_layer_shapes():
 
 
 def test_conv8_init_is_normal_with_std_001():
-    model = build_model(bits=64, regions=1, width=0.25)
+    """Kernel and bias both N(0, 0.01²), as in the authors' release. The bias has only `bits` = 1024
+    values: standard errors 0.01 / sqrt(2·1024) ≈ 2.2e-4 (std) and 0.01 / sqrt(1024) ≈ 3.1e-4 (mean)."""
+    model = build_model(bits=1024, regions=1, width=1 / 32)
     kernel = model.get_layer("conv8").kernel.numpy()
     assert abs(kernel.std() - 0.01) < 0.001 and abs(kernel.mean()) < 0.001
+    bias = model.get_layer("conv8").bias.numpy()
+    assert abs(bias.std() - 0.01) < 0.001 and abs(bias.mean()) < 0.0015
 
 
 def test_width_scales_channels():
