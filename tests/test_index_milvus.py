@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 from serving_support import make_run_dir, png, smooth_images
 
-import dmrh_tf.run_dir
+import dmrh_tf.training.run_dir
 from dmrh_tf.index import HammingIndex, ModelMismatchError, list_images, query_index
 from dmrh_tf.index.backends import milvus_collection
 from dmrh_tf.index.backends.milvus_collection import MilvusCollection
@@ -509,7 +509,7 @@ def test_cli_build_resumes_after_a_fault_and_the_served_query_path_matches(
         raise AssertionError("the served query path loaded a model")
 
     monkeypatch.setattr(keras.saving, "load_model", no_model)
-    monkeypatch.setattr(dmrh_tf.run_dir, "load_run", no_model)
+    monkeypatch.setattr(dmrh_tf.training.run_dir, "load_run", no_model)
     served_query = ["query", "--uri", uri, "--collection", name, "--serving-target", server.address]
     assert query_lines(capsys, [*served_query, *queries, "-k", "10"]) == in_process
 
