@@ -263,13 +263,15 @@ def test_gradient_is_half_the_authors():
     variable = tf.Variable(h)
     with tf.GradientTape() as tape:
         loss, _ = DSDHLoss(eta=55.0).compute_terms(variable, labels, columns)
-    codes = expected_codes = np_dsdh_loss(h, labels, memory, memory_labels, h, labels, 6, 55.0)[4]
+    codes = np_dsdh_loss(h, labels, memory, memory_labels, h, labels, 6, 55.0)[4]
     s = (labels @ memory_labels.T > 0).astype(float)
     sigma = 1 / (1 + np.exp(-0.5 * h @ memory.T))
     authors_ascent = (s - sigma) @ memory - 2 * 55.0 * (h - codes)
     n = len(memory)
-    np.testing.assert_allclose(2 * tape.gradient(loss, variable), -authors_ascent / (6 * n), rtol=1e-4, atol=1e-6)
-    assert np.all(np.abs(expected_codes) == 1)
+    np.testing.assert_allclose(
+        2 * tape.gradient(loss, variable), -authors_ascent / (6 * n), rtol=1e-4, atol=1e-6
+    )
+    assert np.all(np.abs(codes) == 1)
 
 
 def test_alpha_is_derived_from_the_memory_rows():
@@ -327,7 +329,9 @@ def test_two_mirrored_replicas_equal_one_device():
 
         return strategy.reduce("SUM", strategy.run(replica_fn), axis=None)
 
-    whole = loss_fn.compute_terms(h, labels, columns_for(slice(None), memory, memory_labels, same_image, h, labels))
+    whole = loss_fn.compute_terms(
+        h, labels, columns_for(slice(None), memory, memory_labels, same_image, h, labels)
+    )
     assert float(step()) == pytest.approx(float(whole[0]), rel=1e-6)
 
 
