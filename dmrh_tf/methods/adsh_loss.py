@@ -67,6 +67,8 @@ class ADSHLoss(HashingLoss):
     def compute_terms(self, h, labels, columns, soft_ratio=None):
         if columns.codes is None:
             raise ValueError("ADSHLoss needs columns.codes: the database codes V [m, K] the trainer keeps")
+        if soft_ratio is None and columns.state and "ratio" in columns.state:
+            soft_ratio = columns.state["ratio"]  # the trainer's r of this outer iteration
         loss, pairwise, quantization = adsh_loss(
             h,
             labels,

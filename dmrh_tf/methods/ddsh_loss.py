@@ -91,6 +91,9 @@ class DDSHLoss(HashingLoss):
         super().__init__(name=name, **kwargs)
 
     def compute_terms(self, h, labels, columns):
+        state = getattr(columns, "state", None)
+        if state and "omega_labels" in state:  # the trainer's Ω state (HashingTrainer.method_state)
+            columns = DDSHColumns.extend(columns, columns.codes, state["omega_labels"], state["ratio"])
         if columns.codes is None:
             codes = ops.where(columns.batch_h > 0, 1.0, -1.0)
             omega_labels = columns.batch_labels

@@ -49,7 +49,9 @@ def _dsdh(config, n):
 def _dch(config, n):
     from dmrh_tf.methods.dch_loss import DCHLoss
 
-    return DCHLoss(gamma=config.dch_gamma, quantization_weight=config.dch_lambda, distance=config.dch_distance)
+    return DCHLoss(
+        gamma=config.dch_gamma, quantization_weight=config.dch_lambda, distance=config.dch_distance
+    )
 
 
 def _ddsh(config, n):
