@@ -327,8 +327,11 @@ def test_loss_class_reads_ddsh_columns_and_derives_gamma():
     )
     explicit = columns._replace(num_gamma=50)
     assert float(DDSHLoss().compute_terms(h, labels, explicit)[0]) == pytest.approx(float(loss) / 2, rel=1e-6)
-    with pytest.raises(ValueError, match="omega_labels"):
+    with pytest.raises(ValueError, match="omega_ratio"):
         DDSHLoss().compute_terms(h, labels, columns._replace(omega_ratio=None))
+    plain = Columns(*tuple(columns)[:7])  # a trainer's Columns with its codes, not the Ω state
+    with pytest.raises(ValueError, match="DDSHColumns"):
+        DDSHLoss().compute_terms(h, labels, plain)
 
 
 def test_replica_losses_and_gradients_add_up():
