@@ -1,7 +1,7 @@
 """`python -m dmrh_tf.evaluate`: the paper's results table for trained runs and non-deep baselines.
 
     python -m dmrh_tf.evaluate --runs runs/n1 runs/n2              # DMRH runs, their own data
-    python -m dmrh_tf.evaluate --runs runs/n2 --baselines all      # + LSH, SH, SKLSH, PCAH, ITQ
+    python -m dmrh_tf.evaluate --runs runs/n2 --baselines all      # + LSH, SH, SKLSH, PCAH, ITQ, FSSH
     python -m dmrh_tf.evaluate --baselines itq lsh --bits 16 32 --dataset synthetic
 
 Each run directory (from `python -m dmrh_tf.train`) gives one cell: its model encodes the query
@@ -112,11 +112,11 @@ def evaluate(args: argparse.Namespace) -> dict:
     if args.baselines:
         splits = _splits(data_config, splits_cache)
         results = _check_table(results, splits, map_k)
-        train, query, database = _baseline_features(splits, args)
+        train, train_labels, query, database = _baseline_features(splits, args)
         for key in args.baselines:
             for bits in bit_lengths:
                 started = time.time()
-                model = fit_baseline(key, train, bits, seed=data_config.seed)
+                model = fit_baseline(key, train, bits, seed=data_config.seed, labels=train_labels)
                 metrics = _score(model.encode(query), model.encode(database), splits, map_k, args.full_map)
                 metrics.update(seconds=round(time.time() - started, 1))
                 name = BASELINE_NAMES[key]
@@ -228,8 +228,9 @@ def _score(query, database, splits, map_k: int, full_map: bool) -> dict:
     return {**metrics_to_json(summary), "n_query": len(query), "n_db": n_db}
 
 
-def _baseline_features(splits, args) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Train (possibly a seeded subset of `--fit-size`), query and database features."""
+def _baseline_features(splits, args) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Train features and labels (possibly a seeded subset of `--fit-size`; the labels are for the
+    supervised baselines), query and database features."""
     if args.features:
         with np.load(args.features) as arrays:
             missing = {"train", "query", "database"} - set(arrays.files)
@@ -249,11 +250,12 @@ def _baseline_features(splits, args) -> tuple[np.ndarray, np.ndarray, np.ndarray
             if splits.database is splits.train
             else _pixels(splits.database, args.pixel_side, args.batch_size, "database")
         )
+    train_labels = splits.train.labels
     if args.fit_size and args.fit_size < len(train):
         rng = np.random.default_rng(getattr(args, "seed", 0))
-        rows = rng.choice(len(train), args.fit_size, replace=False)
-        train = train[np.sort(rows)]
-    return train, query, database
+        rows = np.sort(rng.choice(len(train), args.fit_size, replace=False))
+        train, train_labels = train[rows], train_labels[rows]
+    return train, train_labels, query, database
 
 
 def _split_list(splits):

@@ -1,4 +1,5 @@
-"""The non-deep baselines (LSH, SH, SKLSH, PCAH, ITQ) on data where their behaviour is known."""
+"""The non-deep baselines (LSH, SH, SKLSH, PCAH, ITQ, FSSH) on data where their behaviour is known
+(FSSH's own tests: test_baseline_fssh.py)."""
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from dmrh_tf.evaluation.baselines import (
     PCAH,
     SH,
     SKLSH,
+    SUPERVISED,
     fit_baseline,
     pixel_features,
 )
@@ -24,15 +26,22 @@ def clustered(seed=0, n=600, dim=32, classes=4):
     return centres[labels] + rng.normal(0.0, 1.0, (n, dim)), labels
 
 
+def fit(name, features, bits, seed, labels):
+    """`BASELINES[name]`, with the labels for the supervised ones."""
+    extra = {"labels": labels} if name in SUPERVISED else {}
+    return BASELINES[name](features, bits, seed=seed, **extra)
+
+
 @pytest.mark.parametrize("name", sorted(BASELINES))
 def test_common_interface(name):
-    features, _ = clustered(n=200)
-    model = BASELINES[name](features, 12, seed=3)
+    features, labels = clustered(n=200)
+    model = fit(name, features, 12, 3, labels)
     codes = model.encode(features[:50])
     assert model.bits == 12
     assert codes.shape == (50, 12) and codes.dtype == np.int8
     assert set(np.unique(codes)) <= {-1, 1}
-    again = fit_baseline(name.upper(), features, 12, seed=3).encode(features[:50])
+    # fit_baseline: any case; the labels go to the supervised ones and are ignored by the rest
+    again = fit_baseline(name.upper(), features, 12, seed=3, labels=labels).encode(features[:50])
     np.testing.assert_array_equal(codes, again)  # deterministic for a seed
     with pytest.raises(ValueError, match="dimensions"):
         model.encode(features[:5, :10])
@@ -42,7 +51,7 @@ def test_common_interface(name):
 def test_beats_chance_on_clustered_data(name):
     """Four well-separated classes: a random ranking has mAP ≈ 1/4; every method does far better."""
     features, labels = clustered()
-    model = BASELINES[name](features[:400], 16, seed=0)
+    model = fit(name, features[:400], 16, 0, labels[:400])
     value = map_at_k(
         model.encode(features[400:]), model.encode(features[:400]), labels[400:], labels[:400], 100
     )
@@ -157,6 +166,8 @@ def test_sklsh_hamming_distance_follows_the_kernel():
 def test_unknown_baseline_and_bad_bits():
     with pytest.raises(ValueError, match="unknown baseline"):
         fit_baseline("ksh", np.zeros((4, 2)), 2)
+    with pytest.raises(ValueError, match="supervised"):
+        fit_baseline("fssh", np.zeros((4, 2)), 2)
     with pytest.raises(ValueError, match="positive integer"):
         LSH.fit(np.zeros((4, 2)), 0)
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from dmrh_tf.evaluate import baseline_data_config, main, parse_args
+from dmrh_tf.evaluation.baselines import fit_baseline
 from dmrh_tf.model import build_model
 from dmrh_tf.training.config import Config
 from dmrh_tf.training.run_dir import write_config
@@ -66,6 +67,36 @@ def test_baselines_on_given_features(tmp_path):
     main([*argv, "--map-k", "10", "--out", str(tmp_path), *_data()])
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["methods"]["ITQ"]["bits"]["6"]["map"] > 0.5
+
+
+def test_supervised_baseline_gets_the_training_labels_of_its_rows(tmp_path, monkeypatch):
+    """FSSH fit on a 25-row `--fit-size` subset of given features: it receives the labels of exactly those
+    rows (each fitted row found in the .npz by value), and scores well (features = 4·labels + noise)."""
+    import dmrh_tf.evaluate as evaluate_module
+    from dmrh_tf.data import load_splits
+
+    splits = load_splits(Config(**DATA))
+    rng = np.random.default_rng(0)
+    arrays = {
+        name: 4 * getattr(splits, name).labels + rng.normal(size=getattr(splits, name).labels.shape)
+        for name in ("train", "query", "database")
+    }
+    np.savez(tmp_path / "features.npz", **arrays)
+    calls = []
+
+    def recording_fit(name, train, bits, seed=0, labels=None):
+        calls.append((name, train, labels))
+        return fit_baseline(name, train, bits, seed=seed, labels=labels)
+
+    monkeypatch.setattr(evaluate_module, "fit_baseline", recording_fit)
+    argv = ["--baselines", "fssh", "--bits", "6", "--features", str(tmp_path / "features.npz")]
+    main([*argv, "--fit-size", "25", "--map-k", "10", "--out", str(tmp_path), *_data()])
+    ((name, train, labels),) = calls
+    rows = [int(np.flatnonzero((arrays["train"] == row).all(axis=1))[0]) for row in train]
+    assert name == "fssh" and len(rows) == 25 and rows != list(range(25))
+    np.testing.assert_array_equal(labels, splits.train.labels[rows])
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["methods"]["FSSH"]["bits"]["6"]["map"] > 0.5
 
 
 def test_data_flags_override_the_runs_config_and_none_means_all():

@@ -41,7 +41,7 @@ def _config(method):
         regions=1,
         width=1 / 32,
         batch_size=16,
-        epochs=3,
+        epochs=6,
         verbose=0,
         map_k=64,
         learning_rate=0.05,

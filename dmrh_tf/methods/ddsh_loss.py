@@ -80,7 +80,7 @@ class DDSHLoss(HashingLoss):
 
     `compute_terms(h, labels, columns)` takes a `DDSHColumns` (rows: a batch of Γ). A plain `Columns`
     without codes (a plain Keras call `loss(labels, h)`) is the in-batch form: Ω = the batch, B_Ω =
-    sgn(batch h), r over the batch × batch block, |Γ| = B.
+    sgn(batch h), r over the batch × batch block, |Γ| = B. A plain `Columns` with codes is an error.
     """
 
     columns = "memory"
@@ -94,17 +94,19 @@ class DDSHLoss(HashingLoss):
         state = getattr(columns, "state", None)
         if state and "omega_labels" in state:  # the trainer's Ω state (HashingTrainer.method_state)
             columns = DDSHColumns.extend(columns, columns.codes, state["omega_labels"], state["ratio"])
-        if columns.codes is None:
-            codes = ops.where(columns.batch_h > 0, 1.0, -1.0)
+        if not isinstance(columns, DDSHColumns):
+            if columns.codes is not None:
+                raise ValueError(
+                    "DDSHLoss needs DDSHColumns (B_Ω, the Ω labels and r), not Columns with codes"
+                )
+            codes = ops.where(columns.batch_h > 0, 1.0, -1.0)  # the in-batch form: Ω = the batch
             omega_labels = columns.batch_labels
             ratio = similarity_ratio(omega_labels, omega_labels)
             num_gamma = columns.num_rows
         else:
             codes, omega_labels, ratio = columns.codes, columns.omega_labels, columns.omega_ratio
-            if omega_labels is None or ratio is None:
-                raise ValueError(
-                    "DDSHLoss needs DDSHColumns with omega_labels and omega_ratio beside the codes"
-                )
+            if codes is None or omega_labels is None or ratio is None:
+                raise ValueError("DDSHLoss needs DDSHColumns with codes, omega_labels and omega_ratio")
             num_gamma = columns.num_gamma
             if num_gamma is None:
                 num_gamma = ops.shape(columns.h)[0] - ops.shape(codes)[0]
