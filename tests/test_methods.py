@@ -78,7 +78,9 @@ def _train(method):
 def test_a_few_steps_lower_the_loss_and_beat_chance(method):
     trainer, history, results = _train(method)
     losses = history["loss"]
-    assert np.all(np.isfinite(losses)) and losses[-1] < losses[0], losses
+    # ADSH's first epoch runs against V = 0 (a constant pull to 0); its objective starts at the first V-step
+    first = 1 if method == "adsh" else 0
+    assert np.all(np.isfinite(losses)) and losses[-1] < losses[first], losses
     assert set(history) >= {"loss", *trainer.hashing_loss.terms}
     assert results["map_at_k"] > 0.6, results  # chance: 0.25 (4 balanced classes)
 
