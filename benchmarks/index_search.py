@@ -18,6 +18,13 @@ queries:
 - `tie_aware_recall`: the multiset overlap of the returned and exact distance lists / k, i.e. a
   returned code counts if an exact-top-k code at the same distance is matched to it.
 
+Milvus rows (`backend: milvus`): the same codes inserted through `HammingIndex(bits, "milvus")` into
+Milvus Lite in a temporary file (or `--milvus-uri http://host:19530`, a server): `insert_s` and
+`inserts_per_s` (the add, id-uniqueness check included), `flush_s`, search time, recall, and
+`disk_mb` (the Lite database directory after a flush; not measurable on a server). BIN_FLAT
+must agree with faiss id for id (`agrees_with_faiss`, ties included). BIN_IVF_FLAT (nprobe
+sweep) needs a server: Milvus Lite 2.5 builds only BIN_FLAT, so on Lite its row says `skipped`.
+
 Memory: `index_file_mb` / `bytes_per_code` is the saved index file (codes, search structure, int64
 ids), which is what the index holds in memory once built. (The RSS growth of one build inside this
 process is not a usable measure: glibc serves it from memory freed by earlier steps, so it often
@@ -39,6 +46,7 @@ import numpy as np
 from common import finish, machine
 
 from dmrh_tf.index import HammingIndex
+from dmrh_tf.index.backends.milvus_collection import connect, is_local
 
 logger = logging.getLogger("index_search")
 
@@ -49,6 +57,7 @@ SWEEPS = {
     "faiss_ivf": [{"nprobe": p} for p in (8, 32, 128)],
     "faiss_mih": [{"nflip": f} for f in (0, 1, 2)],
 }
+MILVUS_NPROBES = (8, 32, 128)
 
 
 def parse_args(argv=None):
@@ -63,6 +72,12 @@ def parse_args(argv=None):
     parser.add_argument(
         "--threads", type=int, default=None, help="faiss OpenMP threads (default: faiss's, all cores)"
     )
+    parser.add_argument(
+        "--milvus-uri",
+        default=None,
+        help="Milvus for the milvus rows (default: Milvus Lite in a temporary file, BIN_FLAT only)",
+    )
+    parser.add_argument("--no-milvus", action="store_true", help="skip the milvus rows")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--out", default=os.path.join(os.path.dirname(__file__), "results", "index_search.json")
@@ -170,7 +185,61 @@ def run_dataset(name, db, queries, args):
             rows.append({"backend": backend, **row})
             logger.info("%s %s: %s", name, backend, row)
         del index
+    if not args.no_milvus:
+        rows += run_milvus(name, packed_db, packed_q, exact_d, exact_ids, args)
     return rows
+
+
+def run_milvus(name, packed_db, packed_q, exact_d, exact_ids, args):
+    """BIN_FLAT and BIN_IVF_FLAT (nprobe sweep) rows; each collection is dropped afterwards."""
+    rows = []
+    with tempfile.TemporaryDirectory() as directory:
+        uri = args.milvus_uri or os.path.join(directory, "index_search.db")
+        for index_type in ("BIN_FLAT", "BIN_IVF_FLAT"):
+            if index_type == "BIN_IVF_FLAT" and is_local(uri):
+                rows.append(
+                    {
+                        "backend": "milvus",
+                        "backend_params": {"index_type": index_type},
+                        "skipped": "Milvus Lite 2.5 builds only BIN_FLAT: give --milvus-uri of a server",
+                    }
+                )
+                continue
+            collection = f"index_search_{name}_{index_type.lower()}_{os.getpid()}"
+            params = {"uri": uri, "collection": collection, "index_type": index_type}
+            start = time.perf_counter()
+            index = HammingIndex(args.bits, "milvus", **params)
+            index.add(packed_db)
+            insert_s = time.perf_counter() - start
+            start = time.perf_counter()
+            index.save(os.path.join(directory, "pointer.index"))  # flushes the collection
+            flush_s = time.perf_counter() - start
+            build_row = {
+                "insert_s": round(insert_s, 3),
+                "inserts_per_s": round(len(packed_db) / insert_s),
+                "flush_s": round(flush_s, 3),
+                "disk_mb": round(_tree_size(directory) / 2**20, 1) if is_local(uri) else None,
+            }
+            settings = [{}] if index_type == "BIN_FLAT" else [{"nprobe": p} for p in MILVUS_NPROBES]
+            for setting in settings:
+                index.set_search_params(**setting)
+                d, ids, seconds = timed_search(index, packed_q, args.k)
+                recall, tie_aware = recalls(ids, d, exact_ids, exact_d, args.k)
+                row = {**build_row, "backend_params": index.backend_params}
+                row["backend_params"].pop("uri")
+                row["backend_params"].pop("collection")
+                row.update(_search_row(seconds, len(packed_q)))
+                row.update(recall=round(float(recall), 4), tie_aware_recall=round(float(tie_aware), 4))
+                if index.exact:
+                    row["agrees_with_faiss"] = bool((ids == exact_ids).all() and (d == exact_d).all())
+                rows.append({"backend": "milvus", **row})
+                logger.info("%s milvus: %s", name, row)
+            connect(uri).drop_collection(collection)
+    return rows
+
+
+def _tree_size(directory):
+    return sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(directory) for f in files)
 
 
 def _search_row(seconds, nq):
@@ -223,12 +292,18 @@ def _print_table(results):
     )
     for name, rows in results["results"].items():
         for row in rows:
+            if "skipped" in row:
+                print(
+                    f"{name:10} {row['backend']:10} {row['backend_params']['index_type']:28} {row['skipped']}"
+                )
+                continue
             params = ",".join(f"{k}={v}" for k, v in row["backend_params"].items())
+            size_mb = row.get("index_file_mb", row.get("disk_mb")) or 0
             print(
-                f"{name:10} {row['backend']:10} {params:28} {row['build_s']:8.2f} "
+                f"{name:10} {row['backend']:10} {params:28} {row.get('build_s', row.get('insert_s')):8.2f} "
                 f"{row['ms_per_query']:9.3f} {row.get('recall', 1.0):7.3f} "
-                f"{row.get('tie_aware_recall', 1.0):7.3f} {row['index_file_mb']:8.1f} "
-                f"{row['bytes_per_code']:7.1f}"
+                f"{row.get('tie_aware_recall', 1.0):7.3f} {size_mb:8.1f} "
+                f"{row.get('bytes_per_code', 0):7.1f}"
             )
 
 

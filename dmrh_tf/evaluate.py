@@ -101,11 +101,11 @@ def evaluate(args: argparse.Namespace) -> dict:
         splits = _splits(config, splits_cache)
         results = _check_table(results, splits, map_k)
         started = time.time()
-        query, database = _encode(model, splits, args.batch_size)
+        query, database = _encode(model, splits, args.batch_size, _database_codes(run_dir, splits))
         metrics = _score(query, database, splits, map_k, args.full_map)
         metrics.update(run_dir=str(run_dir), seconds=round(time.time() - started, 1))
-        name = f"DMRH (N={config.regions})"
-        results = add_result(results, name, config.bits, metrics, kind="dmrh", regions=config.regions)
+        name, kind = _method_name(config)
+        results = add_result(results, name, config.bits, metrics, kind=kind, regions=config.regions)
         log.info("%s, %d bits: mAP@%d = %.4f", name, config.bits, metrics["map_k"], metrics["map"])
 
     bit_lengths = args.bits or sorted({config.bits for _, config in runs}) or list(DEFAULT_BITS)
@@ -180,10 +180,34 @@ def _check_table(results: dict | None, splits, map_k: int) -> dict:
     return results
 
 
-def _encode(model, splits, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+def _method_name(config) -> tuple[str, str]:
+    """The table row of a run, e.g. "DMRH (N=2)" or "ADSH (N=1)", and its kind ("dmrh" or "deep")."""
+    from dmrh_tf.training.method_registry import method_spec
+
+    display = method_spec(config.method).display_name
+    return f"{display} (N={config.regions})", "dmrh" if config.method == "dmrh" else "deep"
+
+
+def _database_codes(run_dir, splits):
+    """The run's own database codes (ADSH's V) when its database is its training split, else None."""
+    from dmrh_tf.training.run_dir import read_database_codes
+
+    codes = read_database_codes(run_dir)
+    if codes is None:
+        return None
+    if not np.array_equal(splits.database.ids, splits.train.ids) or len(codes) != len(splits.database):
+        log.warning("%s: its database codes are for its training split, not this database", run_dir)
+        return None
+    log.info("%s: the database is the run's learned codes (%s)", run_dir, codes.shape)
+    return codes
+
+
+def _encode(model, splits, batch_size: int, database_codes=None) -> tuple[np.ndarray, np.ndarray]:
     from dmrh_tf.encode import encode_split
 
     query = encode_split(model, splits.query, batch_size=batch_size, progress=True)
+    if database_codes is not None:
+        return query, database_codes
     database = encode_split(model, splits.database, batch_size=batch_size, progress=True)
     return query, database
 

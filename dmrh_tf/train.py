@@ -13,19 +13,21 @@ import sys
 import time
 
 import keras
+import numpy as np
 import tensorflow as tf
 
-from dmrh_tf.data import load_splits, train_dataset, write_split_lists
+from dmrh_tf.data import load_splits, write_split_lists
 from dmrh_tf.encode import encode_split
 from dmrh_tf.evaluation import map_at_k
-from dmrh_tf.methods import DMRHLoss
-from dmrh_tf.model import build_model, input_side, load_cnnf_weights
+from dmrh_tf.model import build_model, load_cnnf_weights
 from dmrh_tf.training import run_dir as rd
 from dmrh_tf.training.callbacks import NaNLossError, StopOnNaN
 from dmrh_tf.training.config import parse_args
 from dmrh_tf.training.distribution import is_chief, make_strategy, task_index
+from dmrh_tf.training.hashing_trainer import HashingTrainer
 from dmrh_tf.training.learning_rate_schedule import WarmupStepDecay
-from dmrh_tf.training.trainer import DMRHTrainer
+from dmrh_tf.training.method_registry import method_spec
+from dmrh_tf.training.procedures.procedure import finished_epochs
 
 log = logging.getLogger("dmrh_tf.train")
 
@@ -43,7 +45,8 @@ def make_optimizer(config, steps_per_epoch):
 
 
 def build_trainer(config, train_labels, steps_per_epoch):
-    """The encoder (with CNN-F weights if configured) inside a compiled `DMRHTrainer`."""
+    """The encoder (with CNN-F weights if configured) inside a compiled `HashingTrainer` with the
+    loss and state of `config.method`."""
     encoder = build_model(
         config.bits,
         config.regions,
@@ -54,22 +57,29 @@ def build_trainer(config, train_labels, steps_per_epoch):
     )
     if config.pretrained:
         load_cnnf_weights(encoder, config.pretrained)
-    trainer = DMRHTrainer(
+    spec = method_spec(config.method)
+    n, classes = np.shape(train_labels)
+    codes_shape, state_shapes = spec.procedure.trainer_state(config, n, classes)
+    trainer = HashingTrainer(
         encoder,
         train_labels,
-        DMRHLoss(config.eta, config.loss_mode),
+        spec.build_loss(config, n),
         clipnorm=config.clipnorm,
+        codes_shape=codes_shape,
+        state_shapes=state_shapes,
     )
     trainer.compile(optimizer=make_optimizer(config, steps_per_epoch), jit_compile=config.jit_compile)
     return trainer
 
 
-def _callbacks(config):
+def _callbacks(config, method_callbacks=()):
     """Everything an epoch writes, with the resumable backup last: once it exists, nothing of that
-    epoch is lost to a kill; a kill before it reruns the epoch (its history row may then repeat)."""
+    epoch is lost to a kill; a kill before it reruns the epoch (its history row may then repeat).
+    A method's discrete steps run first, so the checkpoint and the backup hold their results."""
     run = config.run_dir
     checkpoints = os.path.join(run, rd.CHECKPOINT_DIR, "epoch_{epoch:03d}.weights.h5")
     return [
+        *method_callbacks,
         StopOnNaN(),
         keras.callbacks.CSVLogger(os.path.join(run, rd.HISTORY_FILE), append=True),
         keras.callbacks.TensorBoard(os.path.join(run, rd.LOG_DIR), update_freq="epoch"),
@@ -78,18 +88,45 @@ def _callbacks(config):
     ]
 
 
-def evaluate_codes(encoder, splits, config):
-    """mAP@K of the query codes against the database codes (K capped at the database size)."""
+def evaluate_codes(encoder, splits, config, database_codes=None):
+    """mAP@K of the query codes against the database codes (K capped at the database size).
+
+    `database_codes`: a method's own codes of the training images (ADSH's V), used as the database
+    when the database is the training split (the DMRH protocol); otherwise the network encodes it.
+    """
     query = encode_split(encoder, splits.query, progress=config.verbose > 0)
-    database = encode_split(encoder, splits.database, progress=config.verbose > 0)
+    if database_codes is not None and not np.array_equal(splits.database.ids, splits.train.ids):
+        log.warning("the database is not the training split: encoding it with the network instead")
+        database_codes = None
+    if database_codes is None:
+        database = encode_split(encoder, splits.database, progress=config.verbose > 0)
+    else:
+        database = database_codes
     k = min(config.map_k, len(splits.database))
     value = map_at_k(query, database, splits.query.labels, splits.database.labels, k)
     return {"map_at_k": float(value), "k": k}
 
 
+def check_replicas(batch_size, replicas):
+    """Fail before training when the global batch does not split evenly over the replicas."""
+    if batch_size % replicas:
+        lower, upper = batch_size - batch_size % replicas, batch_size + replicas - batch_size % replicas
+        raise ValueError(
+            f"--batch-size {batch_size} does not divide by the {replicas} replicas (devices) of this "
+            f"run: every replica needs the same share. Use --batch-size {lower or upper} or {upper}, "
+            "or limit the devices (e.g. CUDA_VISIBLE_DEVICES)"
+        )
+
+
 def train(config):
     """Run training end to end; return the results (written to `results.json` by the chief)."""
     started = time.time()
+    if config.normalization == "lrn" and config.width == 1.0 and not config.pretrained:
+        log.warning(
+            "training the paper's CNN-F (LRN, the paper's recipe) from scratch: without --pretrained "
+            "imagenet-vgg-f.mat its loss stays at ln 2 and it does not learn (README, Recipes); "
+            "drop --preset paper to use the from-scratch recipe"
+        )
     keras.mixed_precision.set_dtype_policy(
         "float32" if config.mixed_precision == "off" else config.mixed_precision
     )
@@ -104,32 +141,40 @@ def train(config):
         write_split_lists(splits, os.path.join(config.run_dir, rd.SPLITS_DIR))
     log.info("config:\n%s", config.to_json())
 
-    steps = config.steps_per_epoch or len(splits.train) // config.batch_size
+    check_replicas(config.batch_size, strategy.num_replicas_in_sync)
+    procedure = method_spec(config.method).procedure
+    steps = procedure.steps_per_epoch(config, len(splits.train))
     with strategy.scope():
         trainer = build_trainer(config, splits.train.labels, steps)
-    dataset = train_dataset(splits.train, input_side(config.regions), config.batch_size, seed=config.seed)
+    # A resumed run continues the data sequence where the interrupted one stopped.
+    dataset = procedure.dataset(splits.train, config, initial_epoch=finished_epochs(config.run_dir))
+    method_callbacks = procedure.callbacks(trainer, splits.train, config)
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         from dmrh_tf.training.multi_worker import fit_multi_worker
 
-        fit_multi_worker(trainer, strategy, dataset, config, steps, chief=chief)
+        fit_multi_worker(trainer, strategy, dataset, config, steps, chief=chief, callbacks=method_callbacks)
     else:
         trainer.fit(
             dataset,
             epochs=config.epochs,
             steps_per_epoch=steps,
-            callbacks=_callbacks(config),
+            callbacks=_callbacks(config, method_callbacks),
             verbose=config.verbose,
             shuffle=False,  # the dataset shuffles itself (Keras would warn that it cannot)
         )
     encoder = trainer.encoder
+    database_codes = procedure.database_codes(trainer)
     if not chief:
         worker_dir = os.path.join(config.run_dir, f"worker_{task_index()}")
         os.makedirs(worker_dir, exist_ok=True)
         encoder.save(os.path.join(worker_dir, rd.MODEL_FILE))
         return {}
     encoder.save(os.path.join(config.run_dir, rd.MODEL_FILE))
-    results = evaluate_codes(encoder, splits, config)
+    if database_codes is not None:
+        rd.write_database_codes(config.run_dir, database_codes)
+    results = evaluate_codes(encoder, splits, config, database_codes)
     results.update(
+        method=config.method,
         dataset=splits.name,
         sizes=splits.sizes(),
         bits=config.bits,

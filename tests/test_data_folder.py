@@ -55,6 +55,55 @@ def test_label_file_forms(tmp_path):
         read_label_file(str(bad))
 
 
+def test_two_class_one_hot_lines_need_the_form_stated(tmp_path):
+    """`a 1 0` / `b 0 1` is multi-hot over two classes or the indices 0 and 1 (both images in both
+    classes, so every pair is similar): refused until a `# form:` line says which."""
+    lines = "a.jpg 1 0\nb.jpg 0 1\n"
+    ambiguous = tmp_path / "labels.txt"
+    ambiguous.write_text(lines)
+    with pytest.raises(
+        ValueError, match=r"labels\.txt: .*make the first line `# form: multi-hot` or `# form: indices`"
+    ):
+        read_label_file(str(ambiguous))
+    with pytest.raises(ValueError, match="# form: multi-hot"):
+        load_folder(fake_config(data_dir=str(tmp_path), query_size=1))
+    stated = tmp_path / "stated.txt"
+    stated.write_text("# my two classes\n# form: multi-hot\n" + lines)
+    found = read_label_file(str(stated))
+    assert found.form == "multi-hot" and found.labels.tolist() == [[1, 0], [0, 1]]
+    stated.write_text("# FORM: indices\n" + lines)
+    found = read_label_file(str(stated))
+    assert found.form == "indices" and found.labels.tolist() == [[1, 1], [1, 1]]
+    repeats = tmp_path / "repeats.txt"  # a repeated value settles it: multi-hot
+    repeats.write_text(lines + "c.jpg 1 1\n")
+    assert read_label_file(str(repeats)).labels.tolist() == [[1, 0], [0, 1], [1, 1]]
+
+
+def test_multi_hot_lines_of_different_widths_fail_naming_the_line(tmp_path):
+    """One line short by a value used to make the whole file class indices 0 and 1."""
+    short = tmp_path / "short.txt"
+    short.write_text("a.jpg 0 1 0\nb.jpg 1 0 0\nc.jpg 0 1\n")
+    with pytest.raises(ValueError, match=r"short\.txt:3: .*\(3 on most lines\), got 2.*`# form: indices`"):
+        read_label_file(str(short))
+    short.write_text("# form: indices\na.jpg 0 1 0\nb.jpg 1 0 0\nc.jpg 0 1\n")
+    assert read_label_file(str(short)).labels.tolist() == [[1, 1], [1, 1], [1, 1]]
+    short.write_text("# form: multi-hot\na.jpg 0 2\n")
+    with pytest.raises(ValueError, match=r"short\.txt:2: multi-hot lines hold one 0/1 per class"):
+        read_label_file(str(short))
+
+
+def test_the_form_line_is_checked(tmp_path):
+    path = tmp_path / "labels.txt"
+    path.write_text("# form: onehot\na.jpg 1 0\n")
+    with pytest.raises(ValueError, match=r"labels\.txt:1: unknown form 'onehot'.*`# form: multi-hot`"):
+        read_label_file(str(path))
+    path.write_text("a.jpg 1 0\n# form: multi-hot\nb.jpg 0 1\n")
+    with pytest.raises(ValueError, match=r"labels\.txt:2: .*before the first image line"):
+        read_label_file(str(path))
+    path.write_text("# form: csv\na.jpg,cat|dog\n")
+    assert read_label_file(str(path)).classes == ("cat", "dog")
+
+
 def test_class_subfolders_when_there_is_no_label_file(tmp_path):
     _images(str(tmp_path), [f"{c}/{i}.png" for c in ("b", "a") for i in range(5)])
     splits = load_folder(fake_config(data_dir=str(tmp_path), query_size=2))

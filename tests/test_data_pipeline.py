@@ -95,3 +95,29 @@ def test_resize_in_a_graph_equals_eager():
 def test_a_split_smaller_than_a_batch_fails_clearly():
     with pytest.raises(ValueError, match="fewer than one batch"):
         train_dataset(_memory_split(n=3), SIDE, 4)
+
+
+def test_a_resumed_sequence_continues_where_the_epochs_left_off():
+    """Epoch e of a run started at `initial_epoch=e` sees the rows an uninterrupted run sees in epoch e."""
+    split = _memory_split(n=12)
+
+    def rows(initial_epoch, batches):
+        ds = train_dataset(split, SIDE, 4, seed=5, initial_epoch=initial_epoch).take(batches)
+        return np.concatenate([x["index"].numpy() for x, _ in ds])
+
+    uninterrupted = rows(0, 9).reshape(3, 12)  # 3 epochs of 3 batches
+    np.testing.assert_array_equal(rows(2, 3), uninterrupted[2])
+    np.testing.assert_array_equal(rows(1, 6), uninterrupted[1:].ravel())
+    for epoch in uninterrupted:  # each epoch is its own shuffle of the whole split
+        assert sorted(epoch.tolist()) == list(range(12))
+    assert len({tuple(epoch) for epoch in uninterrupted}) == 3
+
+
+def test_a_method_sampling_plan_sets_each_epochs_rows_and_ends():
+    split = _memory_split(n=12)
+    plan = np.array([[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]])
+    ds = train_dataset(split, SIDE, 2, steps_per_epoch=2, initial_epoch=1, epoch_rows=plan)
+    got = np.concatenate([x["index"].numpy() for x, _ in ds])
+    np.testing.assert_array_equal(got, plan[1:].ravel())
+    with pytest.raises(ValueError, match="epoch_rows must be"):
+        train_dataset(split, SIDE, 2, steps_per_epoch=3, epoch_rows=plan)

@@ -6,8 +6,8 @@ import pytest
 import tensorflow as tf
 
 from dmrh_tf import DMRHLoss, build_model
+from dmrh_tf.training.hashing_trainer import HashingTrainer
 from dmrh_tf.training.learning_rate_schedule import WarmupStepDecay
-from dmrh_tf.training.trainer import DMRHTrainer
 
 BATCH, N_TRAIN, BITS = 8, 12, 6
 
@@ -25,7 +25,7 @@ def _one_step(strategy, weights, mode, clipnorm):
     with strategy.scope():
         encoder = build_model(BITS, 1, width=1 / 32, dropout=0.0)
         encoder.set_weights(weights)
-        trainer = DMRHTrainer(encoder, labels, DMRHLoss(0.1, mode), clipnorm=clipnorm)
+        trainer = HashingTrainer(encoder, labels, DMRHLoss(0.1, mode), clipnorm=clipnorm)
         trainer.compile(optimizer=keras.optimizers.SGD(WarmupStepDecay(0.5), momentum=0.9, weight_decay=1e-3))
     data = tf.data.Dataset.from_tensors(({"images": images, "index": index}, labels[index])).repeat()
     # the memory already holds outputs from "earlier steps" so every column matters

@@ -21,6 +21,17 @@ def test_lrn_hand_computed_single_channel_window():
     assert float(y[0, 0, 0, 0]) == pytest.approx(10 / 2.01**0.75, rel=1e-6)
 
 
+def test_lrn_under_mixed_float16_is_the_float32_result():
+    """Activations ≈ 300: Σ x² over the window ≈ 5·300² = 4.5e5 > 65504, which overflows float16 to
+    inf and zeroes y = x / (2 + 1e-4·inf)^0.75. Computed in float32, y ≈ 300 / 47^0.75 ≈ 17.9."""
+    x = np.random.default_rng(0).uniform(250, 350, (2, 3, 3, 8)).astype("float32")
+    full = LocalResponseNormalization()(x)
+    mixed = LocalResponseNormalization(dtype="mixed_float16")(x)
+    assert keras.backend.standardize_dtype(mixed.dtype) == "float16"
+    assert np.all(mixed.numpy() != 0)
+    np.testing.assert_allclose(mixed.numpy().astype("float32"), full, rtol=2e-3)
+
+
 def test_region_fusion_is_the_mean_of_region_outputs():
     """The paper's h = (1/N²) Σ_k |u_k| ⊗ sign(u_k) is the plain mean of u over the N² regions."""
     u = np.random.default_rng(1).normal(size=(3, 2, 2, 5)).astype("float32")

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from dmrh_tf import DMRHLoss, dpsh_loss
 from dmrh_tf.methods import pairwise_similarity
-from dmrh_tf.training.trainer import write_rows
+from dmrh_tf.training.hashing_trainer import write_rows
 
 
 def numpy_loss(h, labels, bank_h, bank_labels, eta, rows=None):

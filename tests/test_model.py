@@ -1,11 +1,18 @@
 """The DMRH network: shapes for every N, width, outputs, and the .keras round trip."""
 
+import ast
+import inspect
+import os
+import re
+
 import keras
 import numpy as np
 import pytest
 
 from dmrh_tf import build_model, encode, input_side
 from dmrh_tf.model.cnnf import scaled_channels
+
+README = os.path.join(os.path.dirname(__file__), os.pardir, "README.md")
 
 
 @pytest.mark.parametrize("regions", range(1, 11))
@@ -44,9 +51,13 @@ def test_paper_width_has_cnnf_layer_shapes():
 
 
 def test_conv8_init_is_normal_with_std_001():
-    model = build_model(bits=64, regions=1, width=0.25)
+    """Kernel and bias both N(0, 0.01²), as in the authors' release. The bias has only `bits` = 1024
+    values: standard errors 0.01 / sqrt(2·1024) ≈ 2.2e-4 (std) and 0.01 / sqrt(1024) ≈ 3.1e-4 (mean)."""
+    model = build_model(bits=1024, regions=1, width=1 / 32)
     kernel = model.get_layer("conv8").kernel.numpy()
     assert abs(kernel.std() - 0.01) < 0.001 and abs(kernel.mean()) < 0.001
+    bias = model.get_layer("conv8").bias.numpy()
+    assert abs(bias.std() - 0.01) < 0.001 and abs(bias.mean()) < 0.0015
 
 
 def test_width_scales_channels():
@@ -95,3 +106,23 @@ def test_encode_preprocesses_uint8_images_of_any_size():
 
     resized = tf.image.resize(images.astype("float32"), (224, 224), antialias=True).numpy()
     np.testing.assert_array_equal(codes, model(np.clip(resized, 0, 255))["codes"].numpy().astype(np.int8))
+
+
+def test_readme_builds_cnnf_where_it_loads_the_pretrained_weights():
+    """The README's "Use the model" block loads ImageNet CNN-F weights into the model it builds, so
+    that model must be the paper's network (LRN); the default `normalization="batch"` is not."""
+    with open(README, encoding="utf-8") as f:
+        section = f.read().split("## Use the model", 1)[1].split("\n## ", 1)[0]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    assert "load_cnnf_weights(model" in code
+    calls = [
+        node
+        for node in ast.walk(ast.parse(code))
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "build_model"
+    ]
+    assert len(calls) == 1
+    args = [ast.literal_eval(a) for a in calls[0].args]
+    kwargs = {k.arg: ast.literal_eval(k.value) for k in calls[0].keywords}
+    bound = inspect.signature(build_model).bind(*args, **kwargs)
+    bound.apply_defaults()
+    assert bound.arguments["normalization"] == "lrn" and bound.arguments["width"] == 1.0

@@ -17,7 +17,7 @@ import time
 import pytest
 import tensorflow as tf
 
-import tuning.hypermodel as hypermodel_module
+import dmrh_tf.training.procedures.procedure as procedure_module
 from dmrh_tf.model import input_side
 from dmrh_tf.training.config import parse_args
 from tuning import config_for, read_trials
@@ -42,7 +42,7 @@ def test_small_search_goes_on_after_a_failed_trial_and_writes_the_best_config(tm
     """Trial 0 runs out of memory building its input (as a large N would): it is FAILED with that
     reason, the next two trials complete, and the best one's config parses and retrains."""
     sides = []
-    real_train_dataset = hypermodel_module.train_dataset
+    real_train_dataset = procedure_module.train_dataset
 
     def first_input_runs_out_of_memory(split, side, *args, **kwargs):
         sides.append(side)
@@ -50,7 +50,7 @@ def test_small_search_goes_on_after_a_failed_trial_and_writes_the_best_config(tm
             raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor with shape")
         return real_train_dataset(split, side, *args, **kwargs)
 
-    monkeypatch.setattr(hypermodel_module, "train_dataset", first_input_runs_out_of_memory)
+    monkeypatch.setattr(procedure_module, "train_dataset", first_input_runs_out_of_memory)
     started = time.time()
     code = main([*IN_PROCESS, "--regions-choices", "1,2", "--max-trials", "3", "--directory", str(tmp_path)])
     out = capsys.readouterr().out
@@ -89,7 +89,7 @@ def test_rerun_resumes_retrying_the_interrupted_trial_only(tmp_path, monkeypatch
     """Run 1 completes trial 0 and dies in trial 1; the same command again runs trial 1 alone."""
     argv = [*IN_PROCESS, "--regions-choices", "1", "--max-trials", "2", "--directory", str(tmp_path)]
     runs = []
-    real_train_dataset = hypermodel_module.train_dataset
+    real_train_dataset = procedure_module.train_dataset
 
     def dies_in_trial_1(split, side, *args, **kwargs):
         runs.append(side)
@@ -97,7 +97,7 @@ def test_rerun_resumes_retrying_the_interrupted_trial_only(tmp_path, monkeypatch
             raise _Killed()
         return real_train_dataset(split, side, *args, **kwargs)
 
-    monkeypatch.setattr(hypermodel_module, "train_dataset", dies_in_trial_1)
+    monkeypatch.setattr(procedure_module, "train_dataset", dies_in_trial_1)
     with pytest.raises(_Killed):
         main(argv)
     project = str(tmp_path / "dmrh")
@@ -105,10 +105,10 @@ def test_rerun_resumes_retrying_the_interrupted_trial_only(tmp_path, monkeypatch
     assert [row.status for row in first] == ["COMPLETED", "RUNNING"]
 
     runs.clear()
-    monkeypatch.setattr(hypermodel_module, "train_dataset", real_train_dataset)
+    monkeypatch.setattr(procedure_module, "train_dataset", real_train_dataset)
     counted = []
     monkeypatch.setattr(
-        hypermodel_module, "train_dataset", lambda *a, **k: counted.append(1) or real_train_dataset(*a, **k)
+        procedure_module, "train_dataset", lambda *a, **k: counted.append(1) or real_train_dataset(*a, **k)
     )
     assert main(argv) == 0
     second = read_trials(project)

@@ -20,10 +20,11 @@ import keras
 import keras_tuner as kt
 import tensorflow as tf
 
-from dmrh_tf.data import load_splits, train_dataset
+from dmrh_tf.data import load_splits
 from dmrh_tf.model import input_side
 from dmrh_tf.train import build_trainer, evaluate_codes
 from dmrh_tf.training.callbacks import NaNLossError, StopOnNaN
+from dmrh_tf.training.method_registry import method_spec
 from tuning.space import SearchSpace, config_for
 from tuning.validation import validation_splits
 
@@ -80,7 +81,7 @@ class DMRHHyperModel(kt.HyperModel):
         return config_for(self.config, hp.values)
 
     def steps_per_epoch(self, config):
-        return config.steps_per_epoch or len(self.splits.train) // config.batch_size
+        return method_spec(config.method).procedure.steps_per_epoch(config, len(self.splits.train))
 
     def build(self, hp):
         config = self.trial_config(hp)
@@ -100,18 +101,30 @@ class DMRHHyperModel(kt.HyperModel):
         verbose = config.verbose if verbose is None else verbose
         side = input_side(config.regions)
         log.info("trial: %s (input side %d)", {k: hp.values[k] for k in self.space.names()}, side)
+        procedure = method_spec(config.method).procedure
+        epochs = epochs or config.epochs
         try:
-            dataset = train_dataset(self.splits.train, side, config.batch_size, seed=config.seed)
+            plan = dataclasses.replace(config, epochs=max(epochs, config.epochs))
+            dataset = procedure.dataset(self.splits.train, plan, initial_epoch=initial_epoch)
             history = model.fit(
                 dataset,
-                epochs=epochs or config.epochs,
+                epochs=epochs,
                 initial_epoch=initial_epoch,
                 steps_per_epoch=self.steps_per_epoch(config),
-                callbacks=[StopOnNaN(), *(callbacks or [])],
+                callbacks=[
+                    *procedure.callbacks(model, self.splits.train, plan),
+                    StopOnNaN(),
+                    *(callbacks or []),
+                ],
                 verbose=verbose,
                 shuffle=False,  # the dataset shuffles itself (Keras would warn that it cannot)
             )
-            results = evaluate_codes(model.encoder, self.splits, dataclasses.replace(config, verbose=0))
+            results = evaluate_codes(
+                model.encoder,
+                self.splits,
+                dataclasses.replace(config, verbose=0),
+                procedure.database_codes(model),
+            )
         except (NaNLossError, tf.errors.ResourceExhaustedError, MemoryError) as error:
             raise kt.errors.FailedTrialError(f"{failure_reason(error)} (N={config.regions})") from error
         if not math.isfinite(results["map_at_k"]):

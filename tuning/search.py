@@ -52,7 +52,7 @@ def _search_parser():
     add("--tuner", choices=sorted(TUNERS), default="random", help="search algorithm (default random)")
     add("--max-trials", type=int, default=10, help="trials in all, over reruns (default 10)")
     add("--directory", default="runs/tuning", help="KerasTuner directory (default runs/tuning)")
-    add("--project-name", default="dmrh", help="project inside --directory (default dmrh)")
+    add("--project-name", help="project inside --directory (default: the --method, e.g. dmrh)")
     add("--eta-range", type=parse_range, default=(1e-3, 1.0), help="η, log-uniform (default 1e-3,1)")
     add("--regions-choices", type=parse_choices, default=(1, 2, 3), help="N choices (default 1,2,3)")
     add("--bits-choices", type=parse_choices, help="K choices, e.g. 16,32,48 (default: --bits only)")
@@ -82,6 +82,7 @@ def parse_search_args(argv=None):
         parser.error("--max-trials must be >= 1 and 0 < --val-fraction < 1")
     options.run_dir_given = any(arg == "--run-dir" or arg.startswith("--run-dir=") for arg in rest)
     config = parse_args(rest, description="Config overrides of python -m tuning.search")
+    options.project_name = options.project_name or config.method
     return options, config
 
 
@@ -110,7 +111,8 @@ def run_search(options, config):
     keras.mixed_precision.set_dtype_policy(
         "float32" if config.mixed_precision == "off" else config.mixed_precision
     )
-    space = SearchSpace(
+    space = SearchSpace.for_method(
+        config.method,
         eta_range=options.eta_range,
         regions_choices=options.regions_choices,
         bits_choices=options.bits_choices,

@@ -3,7 +3,9 @@
 Every hyper-parameter is named after the `Config` field it sets, so a trial's values apply to the
 training config key for key (KerasTuner's own `tuner/…` bookkeeping values are skipped):
 
-- `eta`: log-uniform in `eta_range` (the paper's quantization weight η);
+- `eta`: log-uniform in `eta_range` (the paper's quantization weight η), for DMRH; another
+  `--method` searches its own main hyper-parameters instead (`method_ranges`, declared beside its
+  defaults in `dmrh_tf/training/method_registry.py`), each log-uniform;
 - `regions`: one of `regions_choices` (the region grid N; input side 192 + 32·N);
 - `bits`: one of `bits_choices`, tuned only when more than one is given (code length K);
 - `learning_rate`: log-uniform in `learning_rate_range`, tuned only when a range is given.
@@ -43,6 +45,7 @@ class SearchSpace:
     regions_choices: tuple = (1, 2, 3)  # N; memory and time grow with (192 + 32·N)²
     bits_choices: tuple | None = None  # K; None (or one value) = keep the base config's bits
     learning_rate_range: tuple | None = None  # None = keep the base config's learning rate
+    method_ranges: tuple | None = None  # ((field, low, high), …) in place of η; None = η (DMRH)
 
     def __post_init__(self):
         if not 0 < self.eta_range[0] < self.eta_range[1]:
@@ -52,13 +55,29 @@ class SearchSpace:
         lr = self.learning_rate_range
         if lr and not 0 < lr[0] < lr[1]:
             raise ValueError(f"learning_rate_range must satisfy 0 < low < high, got {lr}")
+        for name, low, high in self.method_ranges or ():
+            if not 0 < low < high:
+                raise ValueError(f"the range of {name} must satisfy 0 < low < high, got {(low, high)}")
+
+    @classmethod
+    def for_method(cls, method, **kwargs):
+        """The space of `method`: its declared ranges in place of η (DMRH keeps `eta_range`)."""
+        from dmrh_tf.training.method_registry import method_spec
+
+        if method == "dmrh":
+            return cls(**kwargs)
+        return cls(method_ranges=method_spec(method).search_space, **kwargs)
+
+    def _ranges(self):
+        ranges = self.method_ranges if self.method_ranges is not None else (("eta", *self.eta_range),)
+        if self.learning_rate_range:
+            ranges = tuple(r for r in ranges if r[0] != "learning_rate")
+        return ranges
 
     def declare(self, hp):
         """Declare the hyper-parameters on `hp` (idempotent) and return their current values."""
-        values = {
-            "eta": hp.Float("eta", *self.eta_range, sampling="log"),
-            "regions": hp.Choice("regions", list(self.regions_choices)),
-        }
+        values = {name: hp.Float(name, low, high, sampling="log") for name, low, high in self._ranges()}
+        values["regions"] = hp.Choice("regions", list(self.regions_choices))
         if self.bits_choices and len(self.bits_choices) > 1:
             values["bits"] = hp.Choice("bits", list(self.bits_choices))
         if self.learning_rate_range:
@@ -67,7 +86,7 @@ class SearchSpace:
 
     def names(self):
         """The tuned `Config` fields, in declaration order."""
-        names = ["eta", "regions"]
+        names = [name for name, _, _ in self._ranges()] + ["regions"]
         if self.bits_choices and len(self.bits_choices) > 1:
             names.append("bits")
         if self.learning_rate_range:

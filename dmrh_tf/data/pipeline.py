@@ -7,12 +7,13 @@ first layer. Training and serving call the same function. Three kinds of `Split.
 - uint8 arrays in memory: the shuffle runs over row numbers, whole batches are gathered and
   resized at once (vectorised), so no image is copied into a shuffle buffer;
 - file paths: decoded and resized in parallel; when the resized split fits in `cache_bytes`
-  it is decoded once and cached in memory;
+  it is decoded once, held in memory and gathered by row;
 - `TFDSImages`: the TFDS records are streamed in TFDS's fixed order (already shuffled when TFDS
   wrote them), shuffled in a buffer of `STREAM_SHUFFLE_BUFFER` encoded images, decoded in
   parallel. Only the split's own records are decoded.
 """
 
+import numpy as np
 import tensorflow as tf
 
 from dmrh_tf.data.preprocessing import resize_images
@@ -42,58 +43,115 @@ def decode_image_file(path):
     return decode_image_bytes(tf.io.read_file(path))
 
 
-def _file_rows(split):
-    rows = tf.range(len(split), dtype=tf.int32)
-    return tf.data.Dataset.from_tensor_slices((split.images, rows))
+def epoch_permutations(seed, epoch, n, count):
+    """`count` rows of epoch `epoch`: shuffles of 0..n-1 back to back, a pure function of (seed, epoch).
+
+    Each epoch has its own order, so a run resumed at epoch e sees exactly what an uninterrupted run
+    would have seen from e on (tested).
+    """
+    reps = (count + n - 1) // n
+    keys = tf.random.stateless_uniform([reps, n], seed=tf.stack([tf.cast(seed, tf.int64), epoch]))
+    return tf.reshape(tf.argsort(keys, axis=1, stable=True), [-1])[:count]
 
 
-def _train_images(split, side, batch_size, seed, cache_bytes):
-    """Endless shuffled batches (images float32 [B, S, S, 3], rows int32 [B])."""
-    n = len(split)
-    if isinstance(split.images, TFDSImages):
-        ds = split.images.records()
-        ds = ds.shuffle(min(n, STREAM_SHUFFLE_BUFFER), seed=seed, reshuffle_each_iteration=True)
-        ds = ds.repeat().map(
-            lambda row, data: (resize_images(decode_image_bytes(data), side), row),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
-        return ds.batch(batch_size, drop_remainder=True)
+def _row_batches(n, batch_size, seed, steps_per_epoch, initial_epoch, epoch_rows):
+    """Batches of rows int32 [B]: `steps_per_epoch` per epoch, from epoch `initial_epoch` on.
+
+    `epoch_rows` (NumPy int [epochs, steps·B], one row per epoch from 0) fixes every epoch's rows,
+    e.g. ADSH's sampled subsets; otherwise each epoch is `epoch_permutations` (endless).
+    """
+    count = steps_per_epoch * batch_size
+    if epoch_rows is not None:
+        table = np.asarray(epoch_rows, np.int32)[initial_epoch:]
+        if table.ndim != 2 or table.shape[1] != count:
+            raise ValueError(f"epoch_rows must be [epochs, {count}], got {np.shape(epoch_rows)}")
+        rows = tf.data.Dataset.from_tensor_slices(table)
+    else:
+        epochs = tf.data.Dataset.range(initial_epoch, np.iinfo(np.int64).max)
+        rows = epochs.map(lambda e: epoch_permutations(seed, e, n, count))
+    return rows.unbatch().batch(batch_size, drop_remainder=True)
+
+
+def _decoded(split, side):
+    """The whole file split decoded and resized, float32 [n, S, S, 3] in memory."""
+    return np.concatenate(list(inference_dataset(split, side, 256).as_numpy_iterator()))
+
+
+def _train_images(split, side, batch_size, cache_bytes, rows):
+    """Batches (images float32 [B, S, S, 3], rows int32 [B]) for the row batches `rows`."""
     if split.on_disk:
-        ds = _file_rows(split)
-
-        def load(path, row):
-            return resize_images(decode_image_file(path), side), row
-
-        if n * side * side * 3 * 4 <= cache_bytes:  # decode once, then shuffle the cached pixels
-            ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE).cache()
-            ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True).repeat()
-        else:  # shuffle the paths, decode every epoch
-            ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True).repeat()
-            ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE)
-        return ds.batch(batch_size, drop_remainder=True)
+        if len(split) * side * side * 3 * 4 <= cache_bytes:  # decode once, gather resized pixels
+            resized = tf.constant(_decoded(split, side))
+            return rows.map(lambda r: (tf.gather(resized, r), r))
+        paths = tf.constant(split.images)
+        return (
+            rows.unbatch()
+            .map(
+                lambda r: (resize_images(decode_image_file(tf.gather(paths, r)), side), r),
+                num_parallel_calls=tf.data.AUTOTUNE,
+                deterministic=True,
+            )
+            .batch(batch_size, drop_remainder=True)
+        )
     images = tf.constant(split.images)
-    ds = tf.data.Dataset.range(n).shuffle(n, seed=seed, reshuffle_each_iteration=True).repeat()
-    ds = ds.batch(batch_size, drop_remainder=True)
-    return ds.map(
-        lambda rows: (resize_images(tf.gather(images, rows), side), tf.cast(rows, tf.int32)),
-        num_parallel_calls=tf.data.AUTOTUNE,
+    return rows.map(
+        lambda r: (resize_images(tf.gather(images, r), side), r), num_parallel_calls=tf.data.AUTOTUNE
     )
 
 
-def train_dataset(split, side, batch_size, seed=0, cache_bytes=CACHE_BYTES):
-    """Endless shuffled `({"images": float32 [B, S, S, 3], "index": int32 [B]}, labels [B, C])`.
+def _stream_images(split, side, batch_size, seed, skip):
+    """TFDS records in a seeded shuffle buffer (no random access), `skip` images in."""
+    ds = split.images.records()
+    ds = ds.shuffle(min(len(split), STREAM_SHUFFLE_BUFFER), seed=seed, reshuffle_each_iteration=True)
+    ds = (
+        ds.repeat()
+        .skip(skip)
+        .map(
+            lambda row, data: (resize_images(decode_image_bytes(data), side), row),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    )
+    return ds.batch(batch_size, drop_remainder=True)
 
-    `index` is each image's row in `split`, which the memory-bank loss writes to; the labels are
-    `split.labels[index]`. Partial batches are dropped so every replica sees the same shapes.
-    The order is fixed by `seed` (and, for file splits, the parallel decode is deterministic).
+
+def train_dataset(
+    split,
+    side,
+    batch_size,
+    seed=0,
+    cache_bytes=CACHE_BYTES,
+    *,
+    steps_per_epoch=None,
+    initial_epoch=0,
+    epoch_rows=None,
+):
+    """Shuffled `({"images": float32 [B, S, S, 3], "index": int32 [B]}, labels [B, C])` batches.
+
+    `index` is each image's row in `split`, which the memory-bank losses write to; the labels are
+    `split.labels[index]`. An epoch is `steps_per_epoch` batches (default: ⌊n / B⌋, partial batches
+    dropped, so every replica sees the same shapes) of its own seeded shuffle; `initial_epoch` starts
+    the sequence there, as a resumed run needs. `epoch_rows` [epochs, steps·B] sets each epoch's rows
+    instead (a method's sampling plan); the dataset then ends after the last epoch. TFDS streams have
+    no random access: they shuffle in a buffer and skip what the earlier epochs consumed.
     """
-    if len(split) < batch_size:
+    n = len(split)
+    if n < batch_size:
         raise ValueError(
-            f"the training split has {len(split)} images, fewer than one batch of {batch_size}: "
+            f"the training split has {n} images, fewer than one batch of {batch_size}: "
             "lower --batch-size or use more training images"
         )
+    steps_per_epoch = steps_per_epoch or n // batch_size
     labels = tf.constant(split.labels, tf.float32)
-    ds = _train_images(split, side, batch_size, seed, cache_bytes)
+    if isinstance(split.images, TFDSImages):
+        if epoch_rows is not None:
+            raise ValueError(
+                "this method samples training images by row, which a streamed TFDS data set cannot do: "
+                "load the data set into memory or as image files (see docs/datasets.md)"
+            )
+        ds = _stream_images(split, side, batch_size, seed, initial_epoch * steps_per_epoch * batch_size)
+    else:
+        rows = _row_batches(n, batch_size, seed, steps_per_epoch, initial_epoch, epoch_rows)
+        ds = _train_images(split, side, batch_size, cache_bytes, rows)
     ds = ds.map(lambda x, i: ({"images": x, "index": i}, tf.gather(labels, i)))
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA

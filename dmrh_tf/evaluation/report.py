@@ -42,7 +42,8 @@ __all__ = [
 ]
 
 # Row order of the table: the paper's baselines first, in its order, then DMRH by N.
-_BASELINE_ORDER = ("LSH", "SH", "SKLSH", "PCAH", "ITQ")
+_DEEP_ORDER = ("DSH", "DPSH", "DSDH", "DCH", "DDSH", "ADSH")  # the deep baselines, as on the slides
+_BASELINE_ORDER = ("LSH", "SH", "SKLSH", "PCAH", "ITQ", "FSSH")
 # Metrics that are one number per (method, bits) and can fill a table; "precision@k" (any k among
 # the evaluated `ks`, e.g. "precision@100") and "recall@k" are read from the precision/recall@k lists.
 TABLE_METRICS = {
@@ -183,8 +184,8 @@ def plot_map_vs_regions(results: dict, path, metric: str = "map") -> Path | None
     """mAP against the region grid N of the DMRH runs, one line per bit length; None if no runs."""
     points: dict[int, list[tuple[int, float]]] = {}
     for entry in results.get("methods", {}).values():
-        if entry.get("regions") is None:
-            continue
+        if entry.get("regions") is None or entry.get("kind") != "dmrh":  # the other methods' rows
+            continue  # are in the tables
         for bits, metrics in entry["bits"].items():
             if metrics.get(metric) is not None:
                 points.setdefault(int(bits), []).append((entry["regions"], metrics[metric]))
@@ -233,7 +234,10 @@ def _ordered_methods(results: dict) -> list[str]:
             return (0, _BASELINE_ORDER.index(name), 0)
         if entry.get("kind") == "baseline":
             return (1, 0, position)
-        return (2, entry.get("regions") or 0, position)
+        prefix = name.split(" ")[0]
+        if entry.get("kind") == "deep" and prefix in _DEEP_ORDER:  # the slides' order, then by N
+            return (2, _DEEP_ORDER.index(prefix), entry.get("regions") or 0)
+        return (3, entry.get("regions") or 0, position)
 
     return [name for _, (name, _) in sorted(enumerate(methods.items()), key=key)]
 

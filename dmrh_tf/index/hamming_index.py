@@ -1,4 +1,5 @@
-"""`HammingIndex`: k-nearest-neighbour search over binary codes with user ids, saved to one file."""
+"""`HammingIndex`: k-nearest-neighbour search over binary codes with user ids, saved to one file
+(or held by a database backend, Milvus, which the file then points at)."""
 
 import inspect
 import io
@@ -24,6 +25,9 @@ class HammingIndex:
     - `"numpy"`: exact brute force in NumPy; the reference the others are tested against.
     - `"faiss_ivf"`: approximate, sublinear; inverted file over binary k-means (`nlist`, `nprobe`).
     - `"faiss_mih"`: approximate, sublinear; multi-index hashing (`nhash`, `b`, `nflip`).
+    - `"milvus"`: a Milvus collection (`uri`, `collection`, `index_type` "BIN_FLAT" exact or
+      "BIN_IVF_FLAT" approximate, `nlist`, `nprobe`): a database backend, which keeps the codes,
+      ids and image paths itself; constructing the index creates the collection or reconnects.
 
     Codes are ±1, 0/1 or packed uint8 (see `dmrh_tf.index.codes.pack_codes`); any `bits` ≥ 1 works
     (faiss gets codes zero-padded to whole bytes). Results of every query are sorted by
@@ -34,6 +38,8 @@ class HammingIndex:
         bits: code length K.
         backend: one of the names above.
         metadata: a JSON-serialisable dict saved with the index (e.g. the model it was built with).
+            A database backend writes it when it creates its store; an existing store keeps the
+            metadata it was created with (`index.metadata` is then that).
         **backend_params: passed to the backend (e.g. `nprobe=64` for `"faiss_ivf"`).
     """
 
@@ -47,6 +53,20 @@ class HammingIndex:
         self._backend = backend_cls(self.bits, **backend_params)
         self.metadata = dict(metadata or {})
         self._set_ids(np.zeros(0, np.int64))
+        if self._backend.holds_rows:
+            stored = self._backend.open(self.metadata)
+            if metadata is not None and stored != self.metadata:
+                logger.warning("%r keeps the metadata it was created with, not the one given", self)
+            self.metadata = stored
+
+    @classmethod
+    def connect(cls, backend, **backend_params):
+        """Reopen an existing index of a database backend (e.g. `"milvus"`, `uri=`, `collection=`),
+        with the code length and metadata it stores."""
+        backend_cls = get_backend(backend)
+        if not backend_cls.holds_rows:
+            raise ValueError(f"backend {backend!r} keeps its codes in an index file: use HammingIndex.load")
+        return cls(backend_cls.stored_bits(**backend_params), backend, **backend_params)
 
     @property
     def backend(self):
@@ -59,17 +79,24 @@ class HammingIndex:
         return dict(self._backend.params)
 
     @property
+    def holds_rows(self):
+        """True when a database backend holds the rows (codes, ids, image paths) itself."""
+        return self._backend.holds_rows
+
+    @property
     def exact(self):
         """True when results equal brute-force search (False for the sublinear backends)."""
         return self._backend.exact
 
     @property
     def ids(self):
-        """The user ids in insertion order (a copy)."""
+        """The user ids in insertion order (a copy; read from the database for a database backend)."""
+        if self._backend.holds_rows:
+            return self._backend.all_ids()
         return self._all_ids().copy()
 
     def __len__(self):
-        return self._count
+        return self._backend.ntotal if self._backend.holds_rows else self._count
 
     def __repr__(self):
         return f"HammingIndex(bits={self.bits}, backend={self.backend!r}, size={len(self)})"
@@ -78,11 +105,13 @@ class HammingIndex:
         """Change search-time parameters of an approximate backend (`nprobe`, `nflip`)."""
         self._backend.set_search_params(**params)
 
-    def add(self, codes, ids=None):
+    def add(self, codes, ids=None, *, paths=None):
         """Add codes [n, bits] (±1, 0/1) or packed uint8 [n, ⌈bits/8⌉] with optional int64 ids.
 
         `ids` default to insertion positions len(self), …, len(self)+n−1. Ids must be integers
-        that fit int64 and be unique across the whole index.
+        that fit int64 and be unique across the whole index. `paths` (one string per code, the
+        image files) are stored by a database backend only; an index file keeps its id → path
+        table in `metadata["paths"]`.
         """
         packed = pack_codes(codes, self.bits)
         n = packed.shape[0]
@@ -94,6 +123,13 @@ class HammingIndex:
             ordered = np.sort(new_ids)
             if (ordered[1:] == ordered[:-1]).any():
                 raise ValueError("ids must be unique; the new ids contain duplicates")
+        if self._backend.holds_rows:
+            self._add_rows(packed, new_ids, paths)
+            return
+        if paths is not None:
+            raise ValueError(
+                f"backend {self.backend!r} stores no paths: keep the id → path table in metadata['paths']"
+            )
         # Increasing ids (the default) cannot clash: skip the O(n log n) membership test.
         if len(self) and new_ids.min() <= self._id_max:
             clash = np.isin(new_ids, self._all_ids())
@@ -120,7 +156,7 @@ class HammingIndex:
         if len(self) == 0:
             raise ValueError("the index is empty: add codes before searching")
         m = min(int(k), len(self))
-        distances, positions = self._backend.search(packed, m)
+        distances, positions, *row_ids = self._backend.search(packed, m)
         distances = np.asarray(distances, np.int32)
         positions = np.asarray(positions, np.int64)
         missing = positions < 0
@@ -134,15 +170,39 @@ class HammingIndex:
         distances = np.take_along_axis(distances, order, axis=1)
         positions = np.take_along_axis(positions, order, axis=1)
         missing = np.take_along_axis(missing, order, axis=1)
-        ids = self._all_ids()[np.where(missing, 0, positions)]
+        if row_ids:  # a database backend returns the ids with the positions
+            ids = np.take_along_axis(np.asarray(row_ids[0], np.int64), order, axis=1)
+        else:
+            ids = self._all_ids()[np.where(missing, 0, positions)]
         ids[missing] = MISSING
         distances[missing] = MISSING
         return distances, ids
 
+    def paths_of(self, ids):
+        """The image file of each id: stored by a database backend, else `metadata["paths"][id]`."""
+        if self._backend.holds_rows:
+            return self._backend.paths_of(np.asarray(ids, np.int64))
+        paths = self.metadata.get("paths")
+        if paths is None:
+            raise ValueError("the index has no id → path table: it was not built from images")
+        return [paths[i] for i in ids]
+
+    def contains(self, ids):
+        """Bool mask: which of `ids` are in the index."""
+        ids = np.asarray(ids, np.int64)
+        if self._backend.holds_rows:
+            return self._backend.contains(ids)
+        return np.isin(ids, self._all_ids())
+
     def save(self, path):
-        """Write the index to `path` (one zip file), atomically: see `index_file`."""
+        """Write the index to `path` (one zip file), atomically: see `index_file`.
+
+        For a database backend the file records the backend's parameters (e.g. Milvus's URI and
+        collection) and metadata, not the rows, which stay in the database; `load` reconnects.
+        """
         ids_buffer = io.BytesIO()
-        np.save(ids_buffer, self._all_ids(), allow_pickle=False)
+        saved_ids = np.zeros(0, np.int64) if self._backend.holds_rows else self._all_ids()
+        np.save(ids_buffer, saved_ids, allow_pickle=False)
         meta = {
             "bits": self.bits,
             "backend": self.backend,
@@ -168,6 +228,12 @@ class HammingIndex:
         if ids.dtype != np.int64 or ids.ndim != 1:
             raise ValueError(f"{path} has ids of dtype {ids.dtype} and shape {ids.shape}")
         index._set_ids(ids)
+        if backend_cls.holds_rows:
+            index.metadata = index._backend.open(None)
+            if len(index) != meta["count"]:
+                logger.warning("%s recorded %d codes; its database holds %d", path, meta["count"], len(index))
+            logger.info("reconnected %r from %s", index, path)
+            return index
         if not (len(index) == index._backend.ntotal == meta["count"]):
             raise ValueError(
                 f"{path} is inconsistent: {len(index)} ids, {index._backend.ntotal} codes, "
@@ -175,6 +241,17 @@ class HammingIndex:
             )
         logger.info("loaded %r from %s", index, path)
         return index
+
+    def _add_rows(self, packed, ids, paths):
+        """`add` for a database backend: it checks the ids against the stored ones and keeps them."""
+        if paths is not None:
+            paths = [str(p) for p in paths]
+            if len(paths) != packed.shape[0]:
+                raise ValueError(f"got {len(paths)} paths for {packed.shape[0]} codes: give one per code")
+        clash = self._backend.contains(ids)
+        if clash.any():
+            raise ValueError(f"id {ids[clash][0]} is already in the index; ids must be unique")
+        self._backend.add(packed, ids, paths)
 
     def _set_ids(self, ids):
         self._id_chunks = [ids]

@@ -55,6 +55,9 @@ def build_index(encode_fn, paths, *, model=None, backend="faiss", **backend_para
 def query_index(index, encode_fn, paths, k, *, model=None):
     """The k nearest database images of each query image: a list (per query) of `Neighbour`s.
 
+    The paths come from `index.paths_of`: the index's `metadata["paths"]`, or the rows of a
+    database backend.
+
     `model` is the query encoder's fingerprint; if the index records a model, they must match
     (ModelMismatchError otherwise), since codes of different models are not comparable.
     """
@@ -62,13 +65,14 @@ def query_index(index, encode_fn, paths, k, *, model=None):
     recorded = index.metadata.get("model")
     if recorded is not None or model is not None:
         check_model(recorded, model or {})
-    database_paths = index.metadata.get("paths")
-    if database_paths is None:
+    if not index.holds_rows and index.metadata.get("paths") is None:  # fail before encoding
         raise ValueError("the index has no id → path table: it was not built from images")
     paths = [os.fspath(p) for p in paths]
     codes = encode_fn(paths)
     distances, ids = index.search(codes, k)
+    found = distances >= 0
+    database_paths = iter(index.paths_of(ids[found]))  # one lookup for all queries
     return [
-        [Neighbour(int(d), int(i), database_paths[i]) for d, i in zip(row_d, row_i, strict=True) if d >= 0]
-        for row_d, row_i in zip(distances, ids, strict=True)
+        [Neighbour(int(d), int(i), next(database_paths)) for d, i in zip(row_d[row_found], row_i[row_found])]
+        for row_d, row_i, row_found in zip(distances, ids, found, strict=True)
     ]

@@ -22,7 +22,9 @@ class Columns(NamedTuple):
     num_rows: Any  # B, the global batch size (the normaliser of a mean over rows)
     batch_h: Any  # [B, K] the global batch's outputs, without gradient
     batch_labels: Any  # [B, C] the global batch's labels
-    codes: Any = None  # [n, K] ±1 codes a method keeps for all n images (ADSH's V, DDSH's B), or None
+    codes: Any = None  # ±1 codes a method keeps between steps (ADSH's database codes V [n, K],
+    # DDSH's B_Ω [|Ω|, K]), or None
+    state: Any = None  # dict of the method's other state tensors (DDSH: the Ω labels, the ratio r)
 
     @classmethod
     def in_batch(cls, h, labels):

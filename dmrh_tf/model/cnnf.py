@@ -9,7 +9,7 @@ Layer table (kernels HWIO, as stored in the .mat file; `width` scales every chan
 | conv3..5 | 3×3, 256, pad 1, ReLU each; maxpool 3×3/2 (pad bottom/right 1) after conv5 |
 | conv6 (FC6) | 6×6, 4096, valid → ReLU → dropout |
 | conv7 (FC7) | 1×1, 4096 → ReLU → dropout |
-| conv8 (FC8) | 1×1, K, linear, init N(0, 0.01²) |
+| conv8 (FC8) | 1×1, K, linear, kernel and bias init N(0, 0.01²) (the authors' release) |
 
 With `normalization="batch"` every convolution but conv8 is followed by batch normalisation (no
 conv bias) and LRN is dropped: the network then learns from scratch, which the paper's network
@@ -86,5 +86,6 @@ def cnnf_backbone(x, bits, width=1.0, normalization="batch", dropout=0.5, synchr
         bits,
         1,
         kernel_initializer=keras.initializers.RandomNormal(stddev=0.01),
+        bias_initializer=keras.initializers.RandomNormal(stddev=0.01),
         name="conv8",
     )(x)

@@ -11,6 +11,9 @@ class LocalResponseNormalization(keras.layers.Layer):
     The defaults are CNN-F's (window 5, k = 2, alpha = 1e-4 not divided by the window, beta = 0.75),
     i.e. `tf.nn.local_response_normalization(depth_radius=2, bias=2, alpha=1e-4, beta=0.75)`.
     Written with `keras.ops` so it runs on every Keras backend.
+
+    Computed in at least float32, output in the compute dtype: under `mixed_float16` the window sum
+    of squares overflows float16 (> 65504) once activations pass ~115, which would zero the channels.
     """
 
     def __init__(self, depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75, **kwargs):
@@ -24,13 +27,14 @@ class LocalResponseNormalization(keras.layers.Layer):
 
     def call(self, inputs):
         r = self.depth_radius
-        squared = ops.square(inputs)
+        x = ops.cast(inputs, keras.backend.result_type(inputs.dtype, "float32"))
+        squared = ops.square(x)
         padded = ops.pad(squared, [[0, 0], [0, 0], [0, 0], [r, r]])
-        channels = ops.shape(inputs)[-1]
+        channels = ops.shape(x)[-1]
         window_sum = padded[..., 0:channels]
         for offset in range(1, 2 * r + 1):
             window_sum = window_sum + padded[..., offset : offset + channels]
-        return inputs / ops.power(self.bias + self.alpha * window_sum, self.beta)
+        return ops.cast(x / ops.power(self.bias + self.alpha * window_sum, self.beta), self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -9,6 +9,11 @@ import dataclasses
 import json
 import typing
 
+# dmrh, and the paper's deep baselines (docs/methods.md)
+METHODS = ("dmrh", "dpsh", "dsh", "dsdh", "dch", "ddsh", "adsh")
+# Methods whose papers use one region (plain CNN-F at 224 px): N = 1 unless `regions` is given.
+SINGLE_REGION_METHODS = tuple(m for m in METHODS if m != "dmrh")
+
 
 @dataclasses.dataclass
 class Config:
@@ -25,15 +30,41 @@ class Config:
     mosaic_grid: int = 2  # mosaic: g×g cells per image
     # --- model ---
     bits: int = 48  # code length K
-    regions: int = 2  # region grid N: input side 192 + 32·N, N² region codes
+    regions: int = 2  # region grid N: input side 192 + 32·N, N² region codes (other methods: 1 by default)
     width: float = 0.25  # channel multiplier; 1.0 = the paper's CNN-F (widths < 1 are not the paper's)
     normalization: str = "batch"  # "batch" learns from scratch; "lrn" is CNN-F's (for pretrained weights)
     dropout: float = 0.5  # after conv6 and conv7, as CNN-F
     weighting: str = "magnitude"  # region fusion: the paper's mean (|u|-weighted signs), or "learned"
     pretrained: str | None = None  # path to MatConvNet imagenet-vgg-f.mat (needs normalization="lrn")
-    # --- loss ---
+    # --- method (docs/methods.md; each method's settings below are its authors' defaults) ---
+    method: str = (
+        "dmrh"  # dmrh, or a deep baseline: dpsh, dsh, dsdh, dch, ddsh, adsh (N = 1 unless --regions)
+    )
+    # --- loss (DMRH) ---
     eta: float = 0.02  # weight of the quantization term (the paper's η)
     loss_mode: str = "memory"  # "memory": batch vs all n training codes (release); "batch": in-batch pairs
+    # --- DPSH (Li et al., IJCAI 2016) ---
+    dpsh_lambda: float = 10.0  # λ of the authors' sum/(n·B) loss (demo); our mean-form η = λ·K/n
+    # --- DSH (Liu et al., CVPR 2016) ---
+    dsh_margin: float | None = None  # m of the hinge on squared distances; None = 2·K, the authors'
+    dsh_alpha: float = 0.01  # weight of the ‖|h| − 1‖₁ regulariser (the authors' `tradeoff`)
+    # --- DSDH (Li et al., NeurIPS 2017; the authors' per-batch W- and B-steps) ---
+    dsdh_eta: float = 55.0  # η of the B-step (authors' main.m); the loss weight is α = η·K/(2n)
+    dsdh_nu: float = 0.1  # ν/μ, the ridge of the W-step (authors: 0.1 with μ = 1)
+    dsdh_sweeps: int = 10  # DCC sweeps over the bits in each B-step (authors: at most 10)
+    # --- DCH (Cao et al., CVPR 2018) ---
+    dch_gamma: float = 20.0  # Cauchy scale γ: a pair's probability is ½ at distance γ
+    dch_lambda: float = 0.1  # weight of the Cauchy quantization term
+    dch_distance: str = (
+        "cosine"  # "cosine": the paper's (K/2)(1 − cos); "euclidean_tanh": the official code's
+    )
+    # --- DDSH (Jiang et al., TIP 2018): each epoch is one (Ω-step, pass over the data) iteration ---
+    ddsh_omega: int = 100  # |Ω|, the sampled points whose codes are solved discretely (authors: 100)
+    ddsh_iterations: int = 3  # epochs per Ω sample (authors: 3; 150 epochs = 50 samples in all)
+    # --- ADSH (Jiang & Li, AAAI 2018): each epoch is one outer iteration ---
+    adsh_gamma: float = 200.0  # γ, weight of ‖v_i − u_i‖² tying the network to the database codes
+    adsh_omega: int = 2000  # |Ω|, the images sampled per outer iteration (authors: 2000)
+    adsh_inner_epochs: int = 3  # passes over Ω per outer iteration, then one V-step (authors: 3)
     # --- optimisation (from-scratch recipe; the `paper` preset has the paper's) ---
     optimizer: str = "sgd"  # "sgd" or "adam"
     learning_rate: float = 0.05  # peak learning rate, reached after the warm-up (measured: see README)
@@ -60,6 +91,8 @@ class Config:
             "normalization": ("batch", "lrn"),
             "weighting": ("magnitude", "learned"),
             "loss_mode": ("memory", "batch"),
+            "method": METHODS,
+            "dch_distance": ("cosine", "euclidean_tanh"),
             "optimizer": ("sgd", "adam"),
             "strategy": ("auto", "default", "mirrored", "multi_worker"),
             "mixed_precision": ("off", "mixed_bfloat16", "mixed_float16"),
@@ -69,11 +102,20 @@ class Config:
                 raise ValueError(f"{key} must be one of {allowed}, got {getattr(self, key)!r}")
         if not 1 <= self.regions <= 10:
             raise ValueError(f"regions must be in 1..10, got {self.regions}")
-        for key in ("bits", "batch_size", "epochs", "map_k"):
+        for key in ("bits", "batch_size", "epochs", "map_k", "dsdh_sweeps", "ddsh_omega", "ddsh_iterations"):
             if getattr(self, key) < 1:
                 raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
         if self.width <= 0 or self.learning_rate <= 0 or self.eta < 0:
             raise ValueError("width and learning_rate must be > 0 and eta >= 0")
+        for key in ("adsh_omega", "adsh_inner_epochs"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
+        weights = ("dpsh_lambda", "dsh_alpha", "dsdh_eta", "dsdh_nu", "dch_lambda", "adsh_gamma")
+        for key in weights:
+            if getattr(self, key) < 0:
+                raise ValueError(f"{key} must be >= 0, got {getattr(self, key)}")
+        if self.dch_gamma <= 0 or (self.dsh_margin is not None and self.dsh_margin <= 0):
+            raise ValueError("dch_gamma and dsh_margin must be > 0")
         if self.pretrained and self.normalization != "lrn":
             raise ValueError(
                 "pretrained CNN-F weights need normalization='lrn' (and width=1.0): "
@@ -122,6 +164,18 @@ def _field_types():
     return typing.get_type_hints(Config)
 
 
+def field_comments():
+    """Each field's comment in the `Config` source (its meaning and why its default), for `--help`."""
+    import inspect
+
+    comments = {}
+    for line in inspect.getsource(Config).splitlines():
+        name, colon, rest = line.strip().partition(":")
+        if colon and name.isidentifier() and "#" in rest:
+            comments[name] = rest.split("#", 1)[1].strip()
+    return comments
+
+
 def _parse_value(key, text):
     """Convert a CLI string to the type of the `key` field (None/none/null for optional fields)."""
     hint = _field_types()[key]
@@ -167,12 +221,14 @@ def parse_args(argv=None, description=None):
     parser.add_argument("--preset", choices=sorted(PRESETS), help="a named set of overrides")
     parser.add_argument("--config", help="JSON config file (from a run or the tuner)")
     defaults = Config()
+    comments = field_comments()
     for field in dataclasses.fields(Config):
+        default = getattr(defaults, field.name)
         parser.add_argument(
             f"--{field.name.replace('_', '-')}",
             dest=field.name,
             default=argparse.SUPPRESS,
-            help=f"(default {getattr(defaults, field.name)!r})",
+            help=f"{comments.get(field.name, '')} (default {default!r})".replace("%", "%%"),
             metavar=field.name.upper(),
         )
     args = parser.parse_args(argv)  # unknown flags exit with an error listing the valid ones
@@ -186,4 +242,9 @@ def parse_args(argv=None, description=None):
         flags = {k: _parse_value(k, v) for k, v in flags.items()}
     except ValueError as error:
         parser.error(str(error))
-    return merge(config, flags, "command-line flags").validate()
+    config = merge(config, flags, "command-line flags")
+    regions_given = "regions" in flags or (args.config and "regions" in load_config_file(args.config))
+    regions_given = regions_given or (args.preset and "regions" in PRESETS[args.preset])
+    if config.method in SINGLE_REGION_METHODS and not regions_given:
+        config = dataclasses.replace(config, regions=1)  # the baselines' papers: plain CNN-F
+    return config.validate()

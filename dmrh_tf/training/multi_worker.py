@@ -2,7 +2,7 @@
 
 Keras 3's `fit` is broken under MultiWorkerMirroredStrategy (keras-team/keras#20585: `PerReplica`
 conversion errors in `_maybe_symbolic_build`, then `reduce_per_replica`). This loop runs the same
-`DMRHTrainer.train_step` through `strategy.run`, and keeps `fit`'s promises: a progress bar per epoch,
+`HashingTrainer.train_step` through `strategy.run`, and keeps `fit`'s promises: a progress bar per epoch,
 a checkpoint per epoch, a CSV history, NaN detection, and resume from the last finished epoch.
 Only the chief writes to the run directory; every worker reads the chief's backup to resume.
 """
@@ -47,8 +47,12 @@ def _save_backup(trainer, backup_dir, epochs_done):
     os.replace(os.path.join(backup_dir, _STATE + ".tmp"), os.path.join(backup_dir, _STATE))
 
 
-def fit_multi_worker(trainer, strategy, dataset, config, steps_per_epoch, chief=True):
-    """Train `trainer` for `config.epochs` epochs of `steps_per_epoch` global batches."""
+def fit_multi_worker(trainer, strategy, dataset, config, steps_per_epoch, chief=True, callbacks=()):
+    """Train `trainer` for `config.epochs` epochs of `steps_per_epoch` global batches.
+
+    `callbacks`: a method's discrete steps; their `on_train_begin`, `on_epoch_begin` and
+    `on_epoch_end` run on every worker (same inputs, same results), before the backup.
+    """
     backup_dir = os.path.join(config.run_dir, rd.BACKUP_DIR)
     with strategy.scope():
         trainer.optimizer.build(trainer.encoder.trainable_variables)
@@ -61,7 +65,11 @@ def fit_multi_worker(trainer, strategy, dataset, config, steps_per_epoch, chief=
         # every replica returns the same global values; take them from the first
         return {k: strategy.experimental_local_results(v)[0] for k, v in logs.items()}
 
+    for callback in callbacks:
+        callback.on_train_begin()
     for epoch in range(start, config.epochs):
+        for callback in callbacks:
+            callback.on_epoch_begin(epoch)
         if chief and config.verbose:
             log.info("Epoch %d/%d", epoch + 1, config.epochs)
         bar = keras.utils.Progbar(steps_per_epoch, verbose=config.verbose if chief else 0)
@@ -75,6 +83,8 @@ def fit_multi_worker(trainer, strategy, dataset, config, steps_per_epoch, chief=
             bar.update(step + 1, values=list(logs.items()), finalize=step + 1 == steps_per_epoch)
         for metric in trainer.metrics:
             metric.reset_state()
+        for callback in callbacks:
+            callback.on_epoch_end(epoch, logs)
         if chief:
             trainer.save_weights(
                 os.path.join(config.run_dir, rd.CHECKPOINT_DIR, f"epoch_{epoch + 1:03d}.weights.h5")

@@ -5,6 +5,7 @@ import logging
 import os
 
 import keras
+import numpy as np
 
 from dmrh_tf.training.config import Config, merge
 
@@ -18,6 +19,8 @@ SPLITS_DIR = "splits"  # the split list files (ids and labels) the run used
 CHECKPOINT_DIR = "checkpoints"  # weights at the end of every epoch
 BACKUP_DIR = "backup"  # the resumable state (weights, optimizer, memory, epoch)
 LOG_DIR = "logs"  # TensorBoard
+DATABASE_CODES_FILE = "database_codes.npy"  # ±1 int8 [n, K] codes of the training images, for methods
+# that learn them (ADSH's V); evaluation uses them as the database instead of the network's codes
 
 
 def write_config(run_dir, config):
@@ -49,6 +52,19 @@ def load_run(run_dir, compile=False):
     import dmrh_tf.model  # noqa: F401
 
     return keras.saving.load_model(path, compile=compile), config
+
+
+def write_database_codes(run_dir, codes):
+    path = os.path.join(run_dir, DATABASE_CODES_FILE)
+    with open(path + ".tmp", "wb") as f:
+        np.save(f, np.asarray(codes, np.int8))
+    os.replace(path + ".tmp", path)
+
+
+def read_database_codes(run_dir):
+    """The run's own database codes (±1 int8 [n, K], in the order of its training split), or None."""
+    path = os.path.join(run_dir, DATABASE_CODES_FILE)
+    return np.load(path) if os.path.exists(path) else None
 
 
 def write_json(run_dir, name, values):

@@ -3,12 +3,14 @@
 from dmrh_tf.index.backends.faiss_flat import FaissFlatBackend
 from dmrh_tf.index.backends.faiss_ivf import FaissIVFBackend
 from dmrh_tf.index.backends.faiss_multi_hash import FaissMultiHashBackend
+from dmrh_tf.index.backends.milvus_backend import MilvusBackend
 from dmrh_tf.index.backends.numpy_flat import NumPyFlatBackend
 from dmrh_tf.index.backends.search_backend import SearchBackend
 
 #: Backend classes by the name `HammingIndex(bits, backend=...)` takes.
 BACKENDS = {
-    cls.name: cls for cls in (FaissFlatBackend, FaissIVFBackend, FaissMultiHashBackend, NumPyFlatBackend)
+    cls.name: cls
+    for cls in (FaissFlatBackend, FaissIVFBackend, FaissMultiHashBackend, MilvusBackend, NumPyFlatBackend)
 }
 
 
@@ -25,6 +27,7 @@ __all__ = [
     "FaissFlatBackend",
     "FaissIVFBackend",
     "FaissMultiHashBackend",
+    "MilvusBackend",
     "NumPyFlatBackend",
     "SearchBackend",
     "get_backend",

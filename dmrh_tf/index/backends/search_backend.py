@@ -17,12 +17,26 @@ class SearchBackend(abc.ABC):
       every query, the k smallest distances with ties taken in position order.
     - `to_bytes()` / `from_bytes(bits, params, blob)`: serialise the stored codes and structure.
     - `params`: the JSON-able constructor keyword arguments, saved with the index.
+
+    A *database* backend (`holds_rows = True`, e.g. Milvus) keeps whole rows itself (code, user id,
+    optional image path) and persists them; the index file then only points at it. `HammingIndex`
+    hands it the ids and stores neither ids nor codes, and the backend also implements:
+
+    - `open(metadata)`: create the store with `metadata` if it does not exist; return the stored
+      metadata (called once, right after construction).
+    - `add(packed, ids, paths=None)` instead of `add(packed)`.
+    - `search(packed, k)` returning `(distances, positions, ids)`.
+    - `contains(ids)`: bool mask of the ids already stored; `all_ids()`: the ids by position;
+      `paths_of(ids)`: the stored image path of each id.
+    - `stored_bits(**params)` (a classmethod): the code length of an existing store.
     """
 
     #: Name used in `HammingIndex(bits, backend=name)` and in saved index files.
     name = ""
     #: True when search results equal brute force (ties in position order).
     exact = True
+    #: True for a database backend that stores ids, codes and paths itself (see above).
+    holds_rows = False
 
     def __init__(self, bits):
         self.bits = bits

@@ -1,0 +1,61 @@
+"""DDSH's discrete Ω-step (Jiang, Cui & Li, IEEE TIP 2018) before each epoch of the run.
+
+Every `ddsh_iterations` epochs a new Ω (|Ω| = `ddsh_omega` training images) is sampled. Before
+each epoch the Ω-step solves the Ω codes B_Ω bit by bit (a binary quadratic programme per bit)
+against the codes B_Γ = sgn(h) of all training images that the trainer's memory holds; the epoch
+then trains the network so that tanh(h) B_Ωᵀ fits K·S̃. Both queries and database use sgn(h).
+"""
+
+import logging
+
+import keras
+import numpy as np
+
+from dmrh_tf.methods.ddsh_steps import ddsh_omega_step, ddsh_sample_omega, ddsh_soft_similarity
+from dmrh_tf.training.procedures.procedure import Procedure
+
+log = logging.getLogger(__name__)
+
+
+class DDSHProcedure(Procedure):
+    def omega(self, config, n, epoch):
+        """Ω of epoch `epoch` (the same for `ddsh_iterations` epochs in a row): a function of the seed."""
+        return ddsh_sample_omega(config.seed, epoch // config.ddsh_iterations, n, min(config.ddsh_omega, n))
+
+    def trainer_state(self, config, n, classes):
+        size = min(config.ddsh_omega, n)
+        return (size, config.bits), {"omega_labels": (size, classes), "ratio": ()}
+
+    def callbacks(self, trainer, train_split, config):
+        return [DDSHSteps(self, trainer, train_split.labels, config)]
+
+
+class DDSHSteps(keras.callbacks.Callback):
+    """Before each epoch: B_Ω by the Ω-step, with Ω's labels and S̃'s ratio r for the loss."""
+
+    def __init__(self, procedure, trainer, labels, config):
+        super().__init__()
+        self.procedure = procedure
+        self.trainer = trainer
+        self.labels = np.asarray(labels, np.float32)
+        self.config = config
+
+    def on_train_begin(self, logs=None):
+        memory = self.trainer.memory_h
+        if not np.any(keras.ops.convert_to_numpy(memory.value)):  # a new run: B starts random ±1
+            rng = np.random.default_rng([self.config.seed, 2])
+            memory.assign(rng.choice([-1.0, 1.0], size=memory.shape).astype(np.float32))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        omega = self.procedure.omega(self.config, len(self.labels), epoch)
+        codes_gamma = np.where(keras.ops.convert_to_numpy(self.trainer.memory_h.value) > 0, 1.0, -1.0)
+        gamma = np.ones(len(self.labels), bool)
+        gamma[omega] = False  # Γ: the training images outside Ω
+        similarity, ratio = ddsh_soft_similarity(self.labels, self.labels[omega])
+        codes_omega = ddsh_omega_step(
+            similarity[gamma], similarity[omega], codes_gamma[gamma], self.config.bits
+        )
+        self.trainer.codes.assign(np.asarray(codes_omega, np.float32))
+        self.trainer.method_state["omega_labels"].assign(self.labels[omega])
+        self.trainer.method_state["ratio"].assign(ratio)
+        log.info("DDSH Ω-step before epoch %d (|Ω| = %d, r = %.3f)", epoch + 1, len(omega), ratio)
