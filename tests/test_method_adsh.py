@@ -86,7 +86,7 @@ def database_setup(seed, multi_label=False, m=14, batch=6, bits=5, classes=4):
     return h, database_labels[index], V, database_labels, same_image, index
 
 
-def columns_for(rows, V, database_labels, same_image, batch=6):
+def columns_for(rows, V, database_labels, same_image, batch=6, state=None):
     """Memory-mode columns as the trainer builds them (columns.h unused by ADSH: zeros)."""
     return Columns(
         h=np.zeros_like(V),
@@ -96,6 +96,7 @@ def columns_for(rows, V, database_labels, same_image, batch=6):
         batch_h=None,
         batch_labels=None,
         codes=V,
+        state=state,
     )
 
 
@@ -197,14 +198,52 @@ def test_halves_add_up_to_the_global_batch(multi_label):
     )
 
 
-def test_soft_ratio_argument_overrides_the_constructor_and_takes_a_tensor():
+def test_soft_ratio_comes_from_the_state_then_the_argument_then_the_constructor():
+    """r: `columns.state["ratio"]` (the trainer's) over the constructor's value; an explicit
+    `soft_ratio=` over both."""
     h, labels, V, database_labels, same_image, _ = database_setup(3)
-    columns = columns_for(slice(None), V, database_labels, same_image)
-    built = ADSHLoss(gamma=10.0, soft_ratio=0.25).compute_terms(h, labels, columns)[0]
-    passed = ADSHLoss(gamma=10.0).compute_terms(h, labels, columns, soft_ratio=tf.constant(0.25))[0]
-    default = ADSHLoss(gamma=10.0).compute_terms(h, labels, columns)[0]
+    plain = columns_for(slice(None), V, database_labels, same_image)
+    with_state = columns_for(slice(None), V, database_labels, same_image, state={"ratio": tf.constant(0.25)})
+    built = ADSHLoss(gamma=10.0, soft_ratio=0.25).compute_terms(h, labels, plain)[0]
+    from_state = ADSHLoss(gamma=10.0, soft_ratio=0.9).compute_terms(h, labels, with_state)[0]
+    passed = ADSHLoss(gamma=10.0).compute_terms(h, labels, plain, soft_ratio=tf.constant(0.25))[0]
+    overridden = ADSHLoss(gamma=10.0).compute_terms(h, labels, with_state, soft_ratio=0.9)[0]
+    default = ADSHLoss(gamma=10.0).compute_terms(h, labels, plain)[0]
+    assert float(from_state) == pytest.approx(float(built), rel=1e-6)
     assert float(passed) == pytest.approx(float(built), rel=1e-6)
+    expected_overridden = ADSHLoss(gamma=10.0, soft_ratio=0.9).compute_terms(h, labels, plain)[0]
+    assert float(overridden) == pytest.approx(float(expected_overridden), rel=1e-6)
     assert float(default) != pytest.approx(float(built), rel=1e-3)
+
+
+def test_the_trainer_step_uses_the_ratio_it_holds():
+    """Through `HashingTrainer.train_step` (compiled once): the loss uses the trainer's V and its
+    `method_state["ratio"]`, and a new r assigned between outer iterations reaches the same function."""
+    from dmrh_tf.training.hashing_trainer import HashingTrainer
+
+    rng = np.random.default_rng(14)
+    n, features, bits, batch = 12, 5, 4, 6
+    labels = one_hot(rng, n, 3)
+    inputs = keras.Input((features,))
+    encoder = keras.Model(inputs, {"h": keras.layers.Dense(bits)(inputs)})
+    trainer = HashingTrainer(
+        encoder, labels, loss=ADSHLoss(gamma=5.0), codes_shape=(n, bits), state_shapes={"ratio": ()}
+    )
+    trainer.compile(optimizer=keras.optimizers.SGD(0.0))
+    V = np.where(rng.random((n, bits)) < 0.5, 1.0, -1.0).astype("float32")
+    trainer.codes.assign(V)
+    images = rng.normal(size=(batch, features)).astype("float32")
+    index = np.array([7, 0, 3, 11, 5, 2])
+    step = tf.function(trainer.train_step)
+    h = encoder(images)["h"]
+    for r in (0.2, 0.6):
+        trainer.method_state["ratio"].assign(r)
+        logs = step(
+            ({"images": tf.constant(images), "index": tf.constant(index)}, tf.constant(labels[index]))
+        )
+        expected = np_adsh_loss(np.asarray(h, float), labels[index], V, labels, index, batch, 5.0, r)[0]
+        assert float(logs["loss"]) == pytest.approx(expected, rel=1e-5)
+        trainer.reset_metrics()
 
 
 def test_no_gradient_reaches_the_codes():
@@ -247,8 +286,8 @@ def test_loss_on_jax_inside_jit_equals_tensorflow(tmp_path):
             loss_fn = ADSHLoss(gamma=200.0)
 
             def value(h, r):
-                columns = Columns(None, x["database_labels"], x["same"], 6, None, None, x["V"])
-                return loss_fn.compute_terms(h, x["labels"], columns, soft_ratio=r)[0]
+                columns = Columns(None, x["database_labels"], x["same"], 6, None, None, x["V"], {"ratio": r})
+                return loss_fn.compute_terms(h, x["labels"], columns)[0]
 
             loss, gradient = jax.jit(jax.value_and_grad(value))(x["h"], jnp.float32(0.4))
             print(json.dumps({"loss": float(loss), "gradient": np.asarray(gradient).tolist()}))

@@ -387,6 +387,32 @@ def test_loss_on_jax_inside_jit_equals_tensorflow(tmp_path):
     np.testing.assert_allclose(on_jax["gradient"], gradient, rtol=1e-4, atol=1e-7)
 
 
+def test_the_trainer_step_gives_the_reference_loss():
+    """Through `HashingTrainer.train_step` (memory mode, compiled): the memory's n = 12 rows set α, W
+    comes from the batch, and the loss equals the NumPy reference with the batch written into the
+    (zero) memory."""
+    from dmrh_tf.training.hashing_trainer import HashingTrainer
+
+    rng = np.random.default_rng(15)
+    n, features, bits = 12, 5, 4
+    labels = multi_hot(rng, n, 3)
+    inputs = keras.Input((features,))
+    encoder = keras.Model(inputs, {"h": keras.layers.Dense(bits)(inputs)})
+    trainer = HashingTrainer(encoder, labels, loss=DSDHLoss(eta=55.0))
+    trainer.compile(optimizer=keras.optimizers.SGD(0.0))
+    images = rng.normal(size=(6, features)).astype("float32")
+    index = np.array([7, 0, 3, 11, 5, 2])
+    logs = tf.function(trainer.train_step)(
+        ({"images": tf.constant(images), "index": tf.constant(index)}, tf.constant(labels[index]))
+    )
+    h = np.asarray(encoder(images)["h"], float)
+    memory = np.zeros((n, bits))
+    memory[index] = h
+    expected = np_dsdh_loss(h, labels[index], memory, labels, h, labels[index], rows=6, eta=55.0)
+    assert float(logs["loss"]) == pytest.approx(expected[0], rel=1e-5)
+    assert float(logs["quantization"]) == pytest.approx(expected[2], rel=1e-5)
+
+
 # ---------------------------------------------------------------- the class
 
 

@@ -45,11 +45,12 @@ class ADSHLoss(HashingLoss):
     """ADSH's loss (`adsh_loss`), serializable. Memory mode with `columns.codes` = V [m, K] and
     `columns.labels` = the m database labels (`columns.h` is not used).
 
-    `gamma` is the authors' γ (200). `soft_ratio` is r, which changes with every outer iteration's Ω:
-    a trainer passes the current value to `compute_terms(..., soft_ratio=…)` from its own state (a
-    non-trainable weight it assigns between outer iterations, so a compiled train step sees the new
-    value on TensorFlow and JAX alike); the constructor's value (default 1.0: S̃ = ±1) is used
-    otherwise. As a plain Keras loss it needs codes, so `loss(labels, h)` raises.
+    `gamma` is the authors' γ (200). r, the soft ratio, changes with every outer iteration's Ω, so it
+    comes from the trainer's state: `columns.state["ratio"]` (a non-trainable weight the trainer
+    assigns between outer iterations, so a compiled train step sees the new value on TensorFlow and
+    JAX alike). An explicit `compute_terms(..., soft_ratio=…)` overrides it; without either, the
+    constructor's `soft_ratio` (default 1.0: S̃ = ±1) is used. As a plain Keras loss it needs codes,
+    so `loss(labels, h)` raises.
     """
 
     columns = "memory"
