@@ -1,8 +1,15 @@
-"""The quality suite of docs/results.md: DMRH with N = 1, 2, 3 at 24 and 48 bits against ITQ, PCAH
-and LSH, on Fashion-MNIST (train = database = 60,000; queries = the 10,000 test images) and on its
-2×2 mosaic multi-label variant, all with one fixed training budget.
+"""The quality suite of docs/results.md: the paper's 13 methods at 24 and 48 bits — DMRH with
+N = 1, 2, 3, the six deep baselines (DSH, DPSH, DSDH, DCH, DDSH, ADSH) on the same backbone at
+N = 1, and the six non-deep ones (LSH, SH, SKLSH, PCAH, ITQ, FSSH) — on Fashion-MNIST (train =
+database = 60,000; queries = the 10,000 test images) and on its 2×2 mosaic multi-label variant.
 
-    python benchmarks/quality.py --width 0.125 --epochs 1      # ~2 hours on 2 CPU cores
+    python benchmarks/quality.py --width 0.125 --epochs 1      # ~1 hour a data set on 2 CPU cores
+
+One budget for every deep method: `--epochs` passes' worth of training images (epochs × n image
+passes). Methods whose epoch is not a pass over the training set get as many epochs as make the
+same number of image passes: ADSH's epoch is `adsh_inner_epochs` passes over |Ω| images, so it gets
+epochs × n / (3 × 2000) outer iterations (10 for one epoch of Fashion-MNIST). Every deep method uses
+the package's default optimiser recipe (SGD, momentum 0.9, lr 0.05 after a warm-up, clip-norm 1).
 
 Resumable: a run whose results.json exists is not trained again, and a data set's report is not
 rebuilt while it is newer than all its runs. Writes runs/quality/<data>_k<bits>_n<N>/ (one training
@@ -23,6 +30,7 @@ from pathlib import Path
 from common import finish, machine
 
 from dmrh_tf.evaluation.report import metric_value
+from dmrh_tf.training.config import METHODS, Config
 
 log = logging.getLogger("quality")
 DATA_DIR = "/usr/share/datasets/fashion-mnist"
@@ -36,19 +44,38 @@ def run(command):
     log.info("%.0f s", time.time() - started)
 
 
-def train_command(args, dataset, bits, regions, run_dir):
+TRAIN_SIZE = 60_000  # Fashion-MNIST's (and its mosaic's) training split: the budget's n
+
+
+def method_epochs(method, epochs):
+    """Epochs of `method` that make `epochs` passes' worth of training images (the equal budget)."""
+    if method == "adsh":
+        defaults = Config()
+        per_epoch = defaults.adsh_inner_epochs * defaults.adsh_omega
+        return max(1, round(float(epochs) * TRAIN_SIZE / per_epoch))
+    return int(epochs)
+
+
+def train_command(args, dataset, method, bits, regions, run_dir):
     return [
         "python", "-m", "dmrh_tf.train", "--dataset", dataset, "--data-dir", args.data_dir,
-        "--train-size", "none", "--query-size", "none", "--bits", str(bits), "--regions", str(regions),
-        "--width", args.width, "--epochs", args.epochs, "--run-dir", run_dir, "--verbose", "2",
+        "--train-size", "none", "--query-size", "none", "--method", method, "--bits", str(bits),
+        "--regions", str(regions), "--width", args.width,
+        "--epochs", str(method_epochs(method, args.epochs)), "--run-dir", run_dir, "--verbose", "2",
     ]  # fmt: skip
 
 
 def evaluate_command(args, dataset, run_dirs):
     return [
-        "python", "-m", "dmrh_tf.evaluate", "--runs", *run_dirs, "--baselines", "itq", "pcah", "lsh",
+        "python", "-m", "dmrh_tf.evaluate", "--runs", *run_dirs, "--baselines", *args.baselines,
         "--bits", *map(str, args.bits), "--out", os.path.join(args.out, dataset), "--fresh",
     ]  # fmt: skip
+
+
+def grid(args):
+    """(method, N) of every training run: DMRH at each N, the deep baselines at N = 1."""
+    cells = [("dmrh", regions) for regions in args.regions]
+    return cells + [(method, 1) for method in args.methods if method != "dmrh"]
 
 
 def summary(report_path, train_commands, evaluate):
@@ -80,7 +107,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
     parser.add_argument("--datasets", nargs="+", default=["fashion_mnist", "mosaic"])
     parser.add_argument("--bits", type=int, nargs="+", default=[24, 48])
-    parser.add_argument("--regions", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--regions", type=int, nargs="+", default=[1, 2, 3], help="DMRH's N")
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), help="deep methods")
+    parser.add_argument("--baselines", nargs="+", default=["lsh", "sh", "sklsh", "pcah", "itq", "fssh"])
     parser.add_argument("--width", default="0.125")
     parser.add_argument("--epochs", default="1")
     parser.add_argument("--data-dir", default=DATA_DIR)
@@ -90,14 +119,19 @@ def main():
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     record = json.loads(args.record.read_text()) if args.record.exists() else {}
-    record.update(machine=machine(), settings={"width": args.width, "epochs": args.epochs})
+    settings = {
+        "width": args.width,
+        "epochs": args.epochs,
+        "budget": "epochs × n image passes per deep method",
+    }
+    record.update(machine=machine(), settings=settings)
     record.setdefault("datasets", {})
     for dataset in args.datasets:
         commands = {}
         for bits in args.bits:
-            for regions in args.regions:
-                run_dir = os.path.join(args.runs, f"{dataset}_k{bits}_n{regions}")
-                commands[run_dir] = train_command(args, dataset, bits, regions, run_dir)
+            for method, regions in grid(args):
+                run_dir = os.path.join(args.runs, f"{dataset}_{method}_k{bits}_n{regions}")
+                commands[run_dir] = train_command(args, dataset, method, bits, regions, run_dir)
                 if os.path.exists(os.path.join(run_dir, "results.json")):
                     log.info("%s done already", run_dir)
                     continue

@@ -58,3 +58,48 @@ def test_two_replicas_equal_one_device(mirrored_strategy, mode, clipnorm):
         np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-6)
     np.testing.assert_allclose(single[1], mirrored[1], rtol=2e-4, atol=2e-6)
     assert mirrored[2] == pytest.approx(single[2], rel=1e-4)
+
+
+def _method_step(strategy, weights, method):
+    """One step of `method`'s loss on `strategy`, with random state where the method keeps some."""
+    from dmrh_tf.training.config import Config
+    from dmrh_tf.training.method_registry import METHOD_SPECS
+
+    images, index, labels = _batch()
+    config = Config(method=method, bits=BITS, regions=1, ddsh_omega=4, adsh_omega=8)
+    spec = METHOD_SPECS[method]
+    codes_shape, state_shapes = spec.procedure.trainer_state(config, N_TRAIN, labels.shape[1])
+    rng = np.random.default_rng(2)
+    with strategy.scope():
+        encoder = build_model(BITS, 1, width=1 / 32, dropout=0.0)
+        encoder.set_weights(weights)
+        trainer = HashingTrainer(
+            encoder, labels, spec.build_loss(config, N_TRAIN), clipnorm=1e-3, codes_shape=codes_shape,
+            state_shapes=state_shapes,
+        )  # fmt: skip
+        trainer.compile(optimizer=keras.optimizers.SGD(0.5, momentum=0.9))
+    trainer.memory_h.assign(rng.normal(size=(N_TRAIN, BITS)).astype("float32"))
+    if trainer.codes is not None:
+        trainer.codes.assign(rng.choice([-1.0, 1.0], size=codes_shape).astype("float32"))
+    for name, variable in trainer.method_state.items():
+        value = labels[: variable.shape[0]] if name == "omega_labels" else np.float32(0.4)
+        variable.assign(value)
+    data = tf.data.Dataset.from_tensors(({"images": images, "index": index}, labels[index])).repeat()
+    history = trainer.fit(data, steps_per_epoch=2, epochs=1, verbose=0, shuffle=False)
+    return [w.numpy() for w in encoder.weights], trainer.memory_h.numpy(), history.history
+
+
+@pytest.mark.parametrize("method", ["dpsh", "dsh", "dsdh", "dch", "ddsh", "adsh"])
+def test_every_method_on_two_replicas_equals_one_device(mirrored_strategy, method):
+    """Each deep baseline's loss (and DSDH's in-step discrete steps) over a global batch split 4 + 4,
+    clipping active: the same weights, memory and logged terms as one device."""
+    weights = build_model(BITS, 1, width=1 / 32, dropout=0.0).get_weights()
+    single = _method_step(tf.distribute.OneDeviceStrategy("/cpu:0"), weights, method)
+    mirrored = _method_step(mirrored_strategy, weights, method)
+    changed = [not np.allclose(a, b) for a, b in zip(single[0], weights)]
+    assert sum(changed) > len(weights) // 2, "the step must actually move the weights"
+    for a, b in zip(single[0], mirrored[0]):
+        np.testing.assert_allclose(a, b, rtol=5e-4, atol=5e-6)
+    np.testing.assert_allclose(single[1], mirrored[1], rtol=5e-4, atol=5e-6)
+    for name, values in single[2].items():
+        assert mirrored[2][name][-1] == pytest.approx(values[-1], rel=1e-4, abs=1e-6), name
