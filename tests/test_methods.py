@@ -118,3 +118,26 @@ def test_help_lists_each_methods_settings(capsys):
     for flag in ("--method", "--dsh-margin", "--dsdh-eta", "--dch-gamma", "--ddsh-omega", "--adsh-gamma"):
         assert flag in out
     assert "Cauchy scale" in out  # the field's comment is its help
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_model_of_every_method_exports_and_serves_its_codes(method, tmp_path):
+    """The encoder a method trained goes through `serving.export` unchanged: the SavedModel that
+    TF Serving (and the local server) loads answers with the codes of in-process encoding."""
+    import tensorflow as tf
+    from serving_support import assert_codes_vary, smooth_images
+
+    import dmrh_tf
+    from dmrh_tf.training.run_dir import MODEL_FILE, write_config
+    from serving import contract, export
+
+    trainer, _, _ = _train(method)
+    run_dir = str(tmp_path / "run")
+    write_config(run_dir, _config(method))
+    trainer.encoder.save(f"{run_dir}/{MODEL_FILE}")
+    path = export.export_run(run_dir, str(tmp_path / "models"), "hashing")
+    serve = tf.saved_model.load(path).signatures[contract.IMAGES_SIGNATURE]
+    images = np.concatenate([_separable_split(3).images[::8], smooth_images(4, 32, 32)])
+    expected = dmrh_tf.encode(trainer.encoder, images)
+    np.testing.assert_array_equal(serve(images=tf.constant(images))["codes"].numpy(), expected)
+    assert_codes_vary(expected)
