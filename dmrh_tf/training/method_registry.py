@@ -8,6 +8,7 @@ Each method's settings are `Config` fields with its authors' defaults (`dmrh_tf/
 import dataclasses
 from collections.abc import Callable
 
+from dmrh_tf.methods import ADSHLoss, DCHLoss, DDSHLoss, DMRHLoss, DSDHLoss, DSHLoss
 from dmrh_tf.training.config import METHODS
 from dmrh_tf.training.procedures import ADSHProcedure, DDSHProcedure, Procedure
 
@@ -22,47 +23,33 @@ class MethodSpec:
 
 
 def _dmrh(config, n):
-    from dmrh_tf.methods import DMRHLoss
-
     return DMRHLoss(config.eta, config.loss_mode)
 
 
 def _dpsh(config, n):
     """DPSH is DMRH's loss with N = 1 in the authors' units: η (mean form) = λ·K/n."""
-    from dmrh_tf.methods import DMRHLoss
-
     return DMRHLoss(config.dpsh_lambda * config.bits / n, "memory", name="dpsh_loss")
 
 
 def _dsh(config, n):
-    from dmrh_tf.methods.dsh_loss import DSHLoss
-
     return DSHLoss(margin=config.dsh_margin, alpha=config.dsh_alpha)
 
 
 def _dsdh(config, n):
-    from dmrh_tf.methods.dsdh_loss import DSDHLoss
-
     return DSDHLoss(eta=config.dsdh_eta, nu=config.dsdh_nu, sweeps=config.dsdh_sweeps)
 
 
 def _dch(config, n):
-    from dmrh_tf.methods.dch_loss import DCHLoss
-
     return DCHLoss(
         gamma=config.dch_gamma, quantization_weight=config.dch_lambda, distance=config.dch_distance
     )
 
 
 def _ddsh(config, n):
-    from dmrh_tf.methods.ddsh_loss import DDSHLoss
-
     return DDSHLoss()
 
 
 def _adsh(config, n):
-    from dmrh_tf.methods.adsh_loss import ADSHLoss
-
     return ADSHLoss(gamma=config.adsh_gamma)
 
 
