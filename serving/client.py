@@ -8,7 +8,8 @@
 `tf.make_ndarray`, so it works unchanged against the real server (which answers with typed
 `*_val` fields) and against `serving.server`. Large batches are split into chunks of
 `batch_size` images; each call has a deadline (`timeout` seconds) and is retried with exponential
-back-off when the server is UNAVAILABLE (only then); gRPC's 4 MiB message limit is lifted.
+back-off when the server is UNAVAILABLE or at its concurrent-request limit (only then); gRPC's
+4 MiB message limit is lifted.
 """
 
 import argparse
@@ -242,17 +243,30 @@ class HashingClient:
         }
 
     def export_info(self):
-        """The export's `metadata` signature: bits, regions, input_side, config (dict),
-        weights_sha256 (as `dmrh_tf.index.model_fingerprint`), and the served version."""
-        values, spec = self.predict(contract.METADATA_SIGNATURE, {})
-        return {
-            contract.BITS_OUTPUT: int(values[contract.BITS_OUTPUT]),
-            contract.REGIONS_OUTPUT: int(values[contract.REGIONS_OUTPUT]),
-            contract.INPUT_SIDE_OUTPUT: int(values[contract.INPUT_SIDE_OUTPUT]),
-            contract.CONFIG_OUTPUT: json.loads(values[contract.CONFIG_OUTPUT].item().decode()),
-            contract.WEIGHTS_OUTPUT: values[contract.WEIGHTS_OUTPUT].item().decode(),
-            "version": spec.version.value,
+        """The export's `metadata` signature: bits, regions, input_side, max_pixels, config (dict),
+        weights_sha256 (as `dmrh_tf.index.model_fingerprint`), and the served version.
+
+        It sends `rows=[0]` and reads row 0, which works under TF Serving's batching; exports made
+        before the signature had that input are called without inputs (scalars).
+        """
+        inputs = self.metadata()["signatures"][contract.METADATA_SIGNATURE]["inputs"]
+        request = {contract.METADATA_INPUT: np.zeros([1], np.int32)} if inputs else {}
+        values, spec = self.predict(contract.METADATA_SIGNATURE, request)
+
+        def first(name):
+            value = values[name]
+            return value.reshape(-1)[0] if value.ndim else value.item()
+
+        info = {
+            name: int(first(name))
+            for name in (contract.BITS_OUTPUT, contract.REGIONS_OUTPUT, contract.INPUT_SIDE_OUTPUT)
         }
+        if contract.MAX_PIXELS_OUTPUT in values:
+            info[contract.MAX_PIXELS_OUTPUT] = int(first(contract.MAX_PIXELS_OUTPUT))
+        info[contract.CONFIG_OUTPUT] = json.loads(first(contract.CONFIG_OUTPUT).decode())
+        info[contract.WEIGHTS_OUTPUT] = first(contract.WEIGHTS_OUTPUT).decode()
+        info["version"] = spec.version.value
+        return info
 
     def code_length(self):
         """K, read once from the served signature's `codes` output shape."""
