@@ -96,7 +96,9 @@ class ServingCore:
                 raise ServingError(grpc.StatusCode.CANCELLED, "Request cancelled before it ran")
             servable = find_servable(self.models, request.model_spec)
             with cancellable(rpc_context):
-                return run_predict(servable, request, self.as_tensor_content, self.max_tensor_bytes)
+                return run_predict(
+                    servable, request, self.as_tensor_content, self.max_tensor_bytes, release_inputs=True
+                )
 
     def metadata(self, request):
         if not request.HasField("model_spec"):
