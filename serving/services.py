@@ -9,6 +9,8 @@ implemented (gRPC answers UNIMPLEMENTED).
 
 import contextlib
 import logging
+import os
+import sys
 import threading
 
 import grpc
@@ -27,6 +29,7 @@ from serving.predict import run_predict
 log = logging.getLogger(__name__)
 
 SIGNATURE_DEF_FIELD = "signature_def"
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 def find_servable(models, model_spec):
@@ -51,15 +54,16 @@ class ServingCore:
     """The request handling both APIs share, over `models` (model name → ModelManager).
 
     `max_tensor_bytes` bounds each input tensor's declared size; `server_paths` are replaced in
-    every message a client reads (`public`). Predict calls are counted so that shutdown can wait
-    for them while new ones are refused (UNAVAILABLE, which clients retry elsewhere).
+    every message a client reads (`public`), as are the working directory, Python's prefix and the
+    repository. Predict calls are counted so that shutdown can wait for them while new ones are
+    refused (UNAVAILABLE, which clients retry elsewhere).
     """
 
     def __init__(self, models, as_tensor_content=False, max_tensor_bytes=None, server_paths=()):
         self.models = models
         self.as_tensor_content = as_tensor_content
         self.max_tensor_bytes = max_tensor_bytes
-        self.server_paths = tuple(server_paths)
+        self.server_paths = (*server_paths, os.getcwd(), sys.prefix, os.path.dirname(_PACKAGE_DIR))
         self._idle = threading.Condition()
         self._in_flight = 0
         self._closed = False
@@ -122,9 +126,7 @@ class ServingCore:
         """GetModelStatus, as `get_model_status_impl.cc` answers it."""
         if not request.HasField("model_spec"):
             raise invalid_argument("Missing ModelSpec")
-        spec = request.model_spec
-        if spec.WhichOneof("version_choice") == "version_label":
-            raise invalid_argument(f"Unrecognized servable version label: {spec.version_label}")
+        spec = request.model_spec  # a version_label is ignored, as get_model_status_impl.cc does
         manager = self.models.get(spec.name)
         states = manager.version_states() if manager is not None else []
         if spec.HasField("version"):

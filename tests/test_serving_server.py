@@ -861,6 +861,7 @@ def test_rest_status_and_metadata(served):
     }
     assert _http(server, "GET", "/v1/models/dmrh") == (200, available)
     assert _http(server, "GET", "/v1/models/dmrh/versions/1") == (200, available)
+    assert _http(server, "GET", "/v1/models/dmrh/labels/stable") == (200, available)  # labels ignored
     status, metadata = _http(server, "GET", "/v1/models/dmrh/metadata")
     assert status == 200
     assert metadata["model_spec"] == {"name": "dmrh", "signature_name": "", "version": "1"}
@@ -908,7 +909,13 @@ def test_rest_errors_follow_tf_serving(served):
         ("GET", "/v1/models/nope", None, 404, "Could not find any versions of model nope"),
         ("GET", "/v1/models/dmrh/versions/9", None, 404, "Could not find version 9 of model dmrh"),
         ("GET", "/v1/models", None, 400, "Missing model name in request."),
-        ("GET", "/v1/models/dmrh/labels/stable", None, 400, "Unrecognized servable version label: stable"),
+        (
+            "POST",
+            "/v1/models/dmrh/labels/stable:predict",
+            {"instances": image},
+            400,
+            "Unrecognized servable version label: stable",
+        ),
         (
             "POST",
             "/v1/models/nope:predict",
