@@ -36,7 +36,7 @@ from serving.retry import call_with_retries
 log = logging.getLogger(__name__)
 
 CHANNEL_OPTIONS = [("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)]
-MAX_REQUEST_BYTES = 64 << 20  # encoded images per request, on top of `batch_size`
+MAX_REQUEST_BYTES = 64 << 20  # images (encoded or pixels) per request, on top of `batch_size`
 
 State = get_model_status_pb2.ModelVersionStatus.State
 
@@ -52,8 +52,9 @@ def _as_rgb_uint8(image):
     return np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image
 
 
-def _image_chunks(images, batch_size):
-    """Batches [b, H, W, 3] of consecutive same-size images, at most `batch_size` each."""
+def _image_chunks(images, batch_size, max_bytes=MAX_REQUEST_BYTES):
+    """Batches [b, H, W, 3] of consecutive same-size images, at most `batch_size` images and (unless
+    one image is larger) `max_bytes` of pixels each: servers bound their message size."""
     if isinstance(images, np.ndarray) and images.ndim == 4:  # one size: slice without copying
         if images.dtype != np.uint8:
             raise TypeError(f"images must be uint8 pixels 0..255, got dtype {images.dtype}")
@@ -61,11 +62,14 @@ def _image_chunks(images, batch_size):
             raise ValueError(f"images must have 1 or 3 channels, got shape {images.shape}")
         if images.shape[-1] == 1:
             images = np.repeat(images, 3, axis=-1)
-        return [images[i : i + batch_size] for i in range(0, len(images), batch_size)]
+        per_image = max(1, int(np.prod(images.shape[1:])))
+        step = max(1, min(batch_size, max_bytes // per_image))
+        return [images[i : i + step] for i in range(0, len(images), step)]
     chunks, current = [], []
     for image in images:
         image = _as_rgb_uint8(image)
-        if current and (len(current) == batch_size or image.shape != current[0].shape):
+        full = len(current) == batch_size or (len(current) + 1) * image.nbytes > max_bytes
+        if current and (full or image.shape != current[0].shape):
             chunks.append(np.stack(current))
             current = []
         current.append(image)

@@ -1004,3 +1004,27 @@ def test_hostile_benchmark_runs_and_answers_every_step(tmp_path):
         if name.startswith("burst"):
             assert set(row["codes"]) <= {"OK", "RESOURCE_EXHAUSTED"} and row["codes"].get("OK"), name
     assert steps["normal request after"]["same_codes_as_the_first"]
+
+
+def test_image_requests_are_split_under_the_message_limit():
+    """The local server refuses messages over 128 MiB: arrays are split at 64 MiB of pixels too."""
+    images = np.zeros((10, 100, 100, 3), np.uint8)  # 30,000 bytes each
+    assert [len(c) for c in client_module._image_chunks(images, 32, max_bytes=100_000)] == [3, 3, 3, 1]
+    listed = [image for image in images[:5]] + [np.zeros((20, 20, 3), np.uint8)]
+    assert [c.shape[:3] for c in client_module._image_chunks(listed, 32, max_bytes=70_000)] == [
+        (2, 100, 100),
+        (2, 100, 100),
+        (1, 100, 100),
+        (1, 20, 20),
+    ]
+    assert [len(c) for c in client_module._image_chunks(images, 4, max_bytes=10)] == [1] * 10  # 1 at least
+
+
+def test_rest_requests_past_their_deadline_answer_504(served):
+    """REST requests have a deadline (TF Serving's --rest_api_timeout_in_ms): the graph is cancelled."""
+    from serving.rest import RestApi
+
+    heavy = {"b64": base64.b64encode(png(smooth_images(1, 1500, 1500, seed=11)[0])).decode()}
+    body = json.dumps({"signature_name": "hash_bytes", "instances": [heavy] * 40}).encode()
+    api = RestApi(served[1].core, timeout_seconds=0.3)
+    assert api.handle("POST", PREDICT, body) == (504, {"error": "Deadline Exceeded"})
