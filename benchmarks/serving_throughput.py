@@ -58,8 +58,8 @@ def throughput(hash_batch, batch, seconds, warmup, max_calls):
     }
 
 
-def start_server(model_dir, model_name):
-    """`python -m serving.server` on a free port of 127.0.0.1; returns (process, address)."""
+def start_server(model_dir, model_name, *flags):
+    """`python -m serving.server` (with `flags`) on a free port of 127.0.0.1; returns (process, address)."""
     command = [
         sys.executable,
         "-m",
@@ -72,6 +72,7 @@ def start_server(model_dir, model_name):
         "0",
         "--host",
         "127.0.0.1",
+        *flags,
     ]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     process = subprocess.Popen(command, cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)

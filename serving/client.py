@@ -8,7 +8,8 @@
 `tf.make_ndarray`, so it works unchanged against the real server (which answers with typed
 `*_val` fields) and against `serving.server`. Large batches are split into chunks of
 `batch_size` images; each call has a deadline (`timeout` seconds) and is retried with exponential
-back-off when the server is UNAVAILABLE (only then); gRPC's 4 MiB message limit is lifted.
+back-off when the server is UNAVAILABLE or at its concurrent-request limit (only then); gRPC's
+4 MiB message limit is lifted.
 """
 
 import argparse
@@ -35,7 +36,7 @@ from serving.retry import call_with_retries
 log = logging.getLogger(__name__)
 
 CHANNEL_OPTIONS = [("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)]
-MAX_REQUEST_BYTES = 64 << 20  # encoded images per request, on top of `batch_size`
+MAX_REQUEST_BYTES = 64 << 20  # images (encoded or pixels) per request, on top of `batch_size`
 
 State = get_model_status_pb2.ModelVersionStatus.State
 
@@ -51,8 +52,9 @@ def _as_rgb_uint8(image):
     return np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image
 
 
-def _image_chunks(images, batch_size):
-    """Batches [b, H, W, 3] of consecutive same-size images, at most `batch_size` each."""
+def _image_chunks(images, batch_size, max_bytes=MAX_REQUEST_BYTES):
+    """Batches [b, H, W, 3] of consecutive same-size images, at most `batch_size` images and (unless
+    one image is larger) `max_bytes` of pixels each: servers bound their message size."""
     if isinstance(images, np.ndarray) and images.ndim == 4:  # one size: slice without copying
         if images.dtype != np.uint8:
             raise TypeError(f"images must be uint8 pixels 0..255, got dtype {images.dtype}")
@@ -60,11 +62,14 @@ def _image_chunks(images, batch_size):
             raise ValueError(f"images must have 1 or 3 channels, got shape {images.shape}")
         if images.shape[-1] == 1:
             images = np.repeat(images, 3, axis=-1)
-        return [images[i : i + batch_size] for i in range(0, len(images), batch_size)]
+        per_image = max(1, int(np.prod(images.shape[1:])))
+        step = max(1, min(batch_size, max_bytes // per_image))
+        return [images[i : i + step] for i in range(0, len(images), step)]
     chunks, current = [], []
     for image in images:
         image = _as_rgb_uint8(image)
-        if current and (len(current) == batch_size or image.shape != current[0].shape):
+        full = len(current) == batch_size or (len(current) + 1) * image.nbytes > max_bytes
+        if current and (full or image.shape != current[0].shape):
             chunks.append(np.stack(current))
             current = []
         current.append(image)
@@ -242,17 +247,30 @@ class HashingClient:
         }
 
     def export_info(self):
-        """The export's `metadata` signature: bits, regions, input_side, config (dict),
-        weights_sha256 (as `dmrh_tf.index.model_fingerprint`), and the served version."""
-        values, spec = self.predict(contract.METADATA_SIGNATURE, {})
-        return {
-            contract.BITS_OUTPUT: int(values[contract.BITS_OUTPUT]),
-            contract.REGIONS_OUTPUT: int(values[contract.REGIONS_OUTPUT]),
-            contract.INPUT_SIDE_OUTPUT: int(values[contract.INPUT_SIDE_OUTPUT]),
-            contract.CONFIG_OUTPUT: json.loads(values[contract.CONFIG_OUTPUT].item().decode()),
-            contract.WEIGHTS_OUTPUT: values[contract.WEIGHTS_OUTPUT].item().decode(),
-            "version": spec.version.value,
+        """The export's `metadata` signature: bits, regions, input_side, max_pixels, config (dict),
+        weights_sha256 (as `dmrh_tf.index.model_fingerprint`), and the served version.
+
+        It sends `rows=[0]` and reads row 0, which works under TF Serving's batching; exports made
+        before the signature had that input are called without inputs (scalars).
+        """
+        inputs = self.metadata()["signatures"][contract.METADATA_SIGNATURE]["inputs"]
+        request = {contract.METADATA_INPUT: np.zeros([1], np.int32)} if inputs else {}
+        values, spec = self.predict(contract.METADATA_SIGNATURE, request)
+
+        def first(name):
+            value = values[name]
+            return value.reshape(-1)[0] if value.ndim else value.item()
+
+        info = {
+            name: int(first(name))
+            for name in (contract.BITS_OUTPUT, contract.REGIONS_OUTPUT, contract.INPUT_SIDE_OUTPUT)
         }
+        if contract.MAX_PIXELS_OUTPUT in values:
+            info[contract.MAX_PIXELS_OUTPUT] = int(first(contract.MAX_PIXELS_OUTPUT))
+        info[contract.CONFIG_OUTPUT] = json.loads(first(contract.CONFIG_OUTPUT).decode())
+        info[contract.WEIGHTS_OUTPUT] = first(contract.WEIGHTS_OUTPUT).decode()
+        info["version"] = spec.version.value
+        return info
 
     def code_length(self):
         """K, read once from the served signature's `codes` output shape."""

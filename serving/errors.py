@@ -1,5 +1,6 @@
 """TF Serving's error statuses: the gRPC code and message the real server answers with."""
 
+import os
 import re
 
 import grpc
@@ -36,6 +37,17 @@ def truncate(message):
     """Cut `message` the way TF Serving does before it becomes the gRPC status details."""
     if len(message) > MAX_MESSAGE_CHARS:
         return message[:MAX_MESSAGE_CHARS] + _TRUNCATED
+    return message
+
+
+def redact_paths(message, paths, placeholder="<server path>"):
+    """`message` with every one of `paths` (absolute server paths) replaced by `placeholder`.
+
+    Clients never need to know where the server keeps its models; TensorFlow's load errors and
+    Python's exceptions name files, so every message a client can read goes through this.
+    """
+    for path in sorted({p.rstrip(os.sep) for p in paths if p and p != os.sep}, key=len, reverse=True):
+        message = message.replace(path, placeholder)
     return message
 
 

@@ -3,8 +3,12 @@
 This is TF Serving's default behaviour (file-system source, `latest { num_versions: 1 }` policy,
 availability-preserving transitions): the new version loads (and replays its warm-up requests)
 while the old one keeps serving; then requests switch to it and the old one is unloaded (state
-END). A version that fails to load is reported with state END and its error, and the previous
-version keeps serving; it is not retried until its directory changes.
+END). As `file_system_storage_path_source.cc` does, a base path that does not exist (for a moment,
+or a mount that went away) changes nothing, while an existing base path without any version
+unloads the model. A load that fails is retried `max_num_load_retries` times,
+`load_retry_interval_seconds` apart (TF Serving's flags and defaults: 5 retries, 60 s), in state
+LOADING; then the version is reported END with its error and the previous version keeps
+serving. A version that failed is tried again only when its directory changes.
 """
 
 import logging
@@ -29,11 +33,21 @@ State = get_model_status_pb2.ModelVersionStatus.State
 class ModelManager:
     """Serve the latest version under `base_path` as model `name`; poll every `poll_wait_seconds`."""
 
-    def __init__(self, name, base_path, poll_wait_seconds=1.0, warmup=True):
+    def __init__(
+        self,
+        name,
+        base_path,
+        poll_wait_seconds=1.0,
+        warmup=True,
+        max_num_load_retries=5,
+        load_retry_interval_seconds=60.0,
+    ):
         self.name = name
         self.base_path = base_path
         self.poll_wait_seconds = poll_wait_seconds
         self.warmup = warmup
+        self.max_num_load_retries = max_num_load_retries
+        self.load_retry_interval_seconds = load_retry_interval_seconds
         self._lock = threading.Lock()
         self._serving = None  # the Servable requests go to
         self._states = {}  # version → (State, grpc.StatusCode, message)
@@ -41,6 +55,7 @@ class ModelManager:
         self._stop = threading.Event()
         self._thread = None
         self._warned_empty = False
+        self._warned_missing = False
 
     # --- requests ---
 
@@ -65,6 +80,13 @@ class ModelManager:
 
     def poll_once(self):
         """Look at the base path once and load/unload versions to serve the highest one."""
+        if not os.path.exists(self.base_path):
+            # TF Serving: "Could not find base path …": the poll fails and nothing changes.
+            if not self._warned_missing:
+                log.error("Could not find base path %s for servable %s", self.base_path, self.name)
+                self._warned_missing = True
+            return
+        self._warned_missing = False
         versions = list_versions(self.base_path)
         if not versions:
             if not self._warned_empty:
@@ -91,17 +113,27 @@ class ModelManager:
         log.info("Loading servable %s version %d from %s", self.name, version, path)
         self._set_state(version, State.LOADING)
         start = time.monotonic()
-        try:
-            servable = Servable.load(self.name, version, path)
-            if self.warmup:
-                for request in read_warmup(path):
-                    run_predict(servable, request)
-        except Exception as error:
-            failure = from_exception(error)
-            log.error("Loading servable %s version %d failed: %s", self.name, version, failure.message)
-            self._failed[version] = mtime
-            self._set_state(version, State.END, failure.code, failure.message)
-            return
+        for attempt in range(self.max_num_load_retries + 1):
+            if attempt:
+                log.info(
+                    "Retrying load of servable %s version %d (%d/%d)",
+                    self.name,
+                    version,
+                    attempt,
+                    self.max_num_load_retries,
+                )
+            try:
+                servable = self._load_and_warm_up(version, path)
+                break
+            except Exception as error:
+                failure = from_exception(error)
+                log.error("Loading servable %s version %d failed: %s", self.name, version, failure.message)
+            if attempt == self.max_num_load_retries or self._stop.wait(
+                max(self.load_retry_interval_seconds, 0.0)
+            ):
+                self._failed[version] = mtime
+                self._set_state(version, State.END, failure.code, failure.message)
+                return
         old, self._serving = self._serving, servable
         self._set_state(version, State.AVAILABLE)
         log.info(
@@ -114,6 +146,13 @@ class ModelManager:
             self._set_state(old.version, State.END)
             log.info("Unloaded servable %s version %d", self.name, old.version)
 
+    def _load_and_warm_up(self, version, path):
+        servable = Servable.load(self.name, version, path)
+        if self.warmup:
+            for request in read_warmup(path):
+                run_predict(servable, request)
+        return servable
+
     def _unload_current(self):
         old, self._serving = self._serving, None
         if old is not None:
@@ -123,8 +162,16 @@ class ModelManager:
     # --- polling thread ---
 
     def start(self):
-        """Poll once now, then in a background thread until `stop()`."""
+        """Poll as TF Serving does: once now, then every `poll_wait_seconds` until `stop()`.
+
+        0 polls exactly once; a negative value never polls (the model never loads).
+        """
+        if self.poll_wait_seconds < 0:
+            log.warning("File-system polling is disabled: servable %s will not be loaded", self.name)
+            return
         self.poll_once()
+        if self.poll_wait_seconds == 0:
+            return
         self._thread = threading.Thread(target=self._poll_loop, name=f"poll-{self.name}", daemon=True)
         self._thread.start()
 

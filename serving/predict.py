@@ -2,18 +2,26 @@
 
 1. the signature exists (FAILED_PRECONDITION) and is a predict/classify/regress one (INTERNAL);
 2. the request has as many inputs as the signature (INVALID_ARGUMENT, naming extra and missing);
-3. every signature input is present and parses (INVALID_ARGUMENT), no unused input is left;
+3. every signature input is present and parses (INVALID_ARGUMENT), no unused input is left; before
+   parsing, a tensor's declared shape is checked (the local server's own check, not TF Serving's):
+   a TensorProto may declare a huge shape with no values (TensorFlow fills it with zeros), so one
+   declaring more than `max_tensor_bytes`, or `images` over the export's `max_pixels` (the limit
+   the graph checks), is refused without allocating it;
 4. `output_filter` names known, distinct outputs (INVALID_ARGUMENT); empty means all outputs;
 5. the dtypes match the signature (INVALID_ARGUMENT "Expects arg[i] to be … but … is provided"),
    then the graph runs; its errors keep their TensorFlow code (e.g. undecodable image bytes).
 """
 
+import math
+
 import grpc
+import numpy as np
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2
 
 from serving import contract
 from serving.errors import ServingError, from_exception, invalid_argument
+from serving.image_limits import declared_pixels_message
 from serving.tensor_proto import to_tensor_proto
 
 _METHOD_NAMES = (
@@ -59,7 +67,25 @@ def _check_input_count(signature, request):
         )
 
 
-def _parse_inputs(signature, request):
+def _check_declared_size(alias, proto, max_tensor_bytes, max_pixels):
+    """Refuse a TensorProto whose declared shape is too large, before it is converted."""
+    dims = [dim.size for dim in proto.tensor_shape.dim]
+    if proto.tensor_shape.unknown_rank or any(size < 0 for size in dims):
+        return  # malformed: make_ndarray refuses it
+    if alias == contract.IMAGES_INPUT and max_pixels and len(dims) == 4 and dims[1] * dims[2] > max_pixels:
+        raise invalid_argument(f"assertion failed: [{declared_pixels_message(dims[1], dims[2], max_pixels)}]")
+    if max_tensor_bytes is None or proto.dtype == 0:
+        return
+    itemsize = np.dtype(tf.as_dtype(proto.dtype).as_numpy_dtype).itemsize
+    declared = math.prod(dims) * itemsize
+    if declared > max_tensor_bytes:
+        raise invalid_argument(
+            f"tensor parsing error: {alias} declares shape {dims} ({declared} bytes), more than the "
+            f"server's limit of {max_tensor_bytes} bytes per tensor"
+        )
+
+
+def _parse_inputs(signature, request, max_tensor_bytes=None, max_pixels=None):
     """alias → numpy array, following `saved_model::GetInputValues`."""
     arrays, seen = {}, set()
     for alias in sorted(signature.inputs):
@@ -75,6 +101,7 @@ def _parse_inputs(signature, request):
                 f"request and no default value provided. Inputs expected to be in the request "
                 f"{_braces(request.inputs)}, or default input alias set: {defaults}"
             )
+        _check_declared_size(alias, proto, max_tensor_bytes, max_pixels)
         try:
             arrays[alias] = (proto.dtype, tf.make_ndarray(proto))
         except Exception as error:  # any malformed TensorProto
@@ -110,19 +137,27 @@ def _check_dtypes(signature, arrays):
             )
 
 
-def run_predict(servable, request, as_tensor_content=False):
-    """The PredictResponse of `request` on `servable`, or a ServingError with TF Serving's status."""
+def run_predict(servable, request, as_tensor_content=False, max_tensor_bytes=None, release_inputs=False):
+    """The PredictResponse of `request` on `servable`, or a ServingError with TF Serving's status.
+
+    `max_tensor_bytes` bounds the declared size of each input tensor (None: no bound).
+    `release_inputs` clears `request.inputs` once they are converted, so that a large request is
+    held once (as tensors), not three times (proto, numpy, tensors) while its graph runs.
+    """
     name, signature = resolve_signature(servable, request)
     response = predict_pb2.PredictResponse()
     response.model_spec.name = request.model_spec.name
     response.model_spec.signature_name = name
     response.model_spec.version.value = servable.version
     _check_input_count(signature, request)
-    arrays = _parse_inputs(signature, request)
+    arrays = _parse_inputs(signature, request, max_tensor_bytes, servable.max_pixels)
     aliases = _output_aliases(signature, request)
     _check_dtypes(signature, arrays)
     try:
         tensors = {alias: tf.constant(array) for alias, (_, array) in arrays.items()}
+        arrays.clear()
+        if release_inputs:
+            request.ClearField("inputs")
         outputs = servable.function(name)(**tensors)
         values = {alias: outputs[alias].numpy() for alias in aliases}
     except Exception as error:

@@ -1,12 +1,17 @@
 """The gRPC servicers: PredictionService (Predict, GetModelMetadata) and ModelService (GetModelStatus).
 
-Each request is answered with TF Serving's status code and message on failure (see `predict.py`
-and `serving.errors`); the servicers hold no per-request state, so one bad request never affects
-the next. Classify, Regress, MultiInference and HandleReloadConfigRequest are not implemented
-(gRPC answers UNIMPLEMENTED).
+`ServingCore` answers the requests as protos, or raises a ServingError with TF Serving's status
+code and message (see `predict.py` and `serving.errors`); the gRPC servicers here and the REST
+API (`serving/rest.py`) only translate. No request state is shared, so one bad request never
+affects the next. Classify, Regress, MultiInference and HandleReloadConfigRequest are not
+implemented (gRPC answers UNIMPLEMENTED).
 """
 
+import contextlib
 import logging
+import os
+import sys
+import threading
 
 import grpc
 from tensorflow_serving.apis import (
@@ -17,16 +22,14 @@ from tensorflow_serving.apis import (
     status_pb2,
 )
 
-from serving.errors import ServingError, invalid_argument, not_found, truncate
+from serving.cancellation import cancellable
+from serving.errors import ServingError, invalid_argument, not_found, redact_paths, truncate
 from serving.predict import run_predict
 
 log = logging.getLogger(__name__)
 
 SIGNATURE_DEF_FIELD = "signature_def"
-
-
-def _abort(context, error):
-    context.abort(error.code, truncate(error.message))
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 def find_servable(models, model_spec):
@@ -35,9 +38,8 @@ def find_servable(models, model_spec):
         raise invalid_argument("ModelSpec has no name specified.")
     choice = model_spec.WhichOneof("version_choice")
     if choice == "version_label":
-        raise invalid_argument(
-            "ModelSpec has 'version_label' set, but it is not currently allowed by the server."
-        )
+        # TF Serving allows labels; this server has none configured, so every label is unknown.
+        raise invalid_argument(f"Unrecognized servable version label: {model_spec.version_label}")
     version = model_spec.version.value if choice == "version" else None
     manager = models.get(model_spec.name)
     if manager is None:
@@ -48,30 +50,61 @@ def find_servable(models, model_spec):
     return manager.servable(version)
 
 
-class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
-    """Predict and GetModelMetadata over `models` (model name → ModelManager)."""
+class ServingCore:
+    """The request handling both APIs share, over `models` (model name → ModelManager).
 
-    def __init__(self, models, as_tensor_content=False):
+    `max_tensor_bytes` bounds each input tensor's declared size; `server_paths` are replaced in
+    every message a client reads (`public`), as are the working directory, Python's prefix and the
+    repository. Predict calls are counted so that shutdown can wait for them while new ones are
+    refused (UNAVAILABLE, which clients retry elsewhere).
+    """
+
+    def __init__(self, models, as_tensor_content=False, max_tensor_bytes=None, server_paths=()):
         self.models = models
         self.as_tensor_content = as_tensor_content
+        self.max_tensor_bytes = max_tensor_bytes
+        self.server_paths = (*server_paths, os.getcwd(), sys.prefix, os.path.dirname(_PACKAGE_DIR))
+        self._idle = threading.Condition()
+        self._in_flight = 0
+        self._closed = False
 
-    def Predict(self, request, context):  # noqa: N802 (gRPC method name)
+    def public(self, error):
+        """`error` as a client may read it: no server paths, TF Serving's length limit."""
+        return ServingError(error.code, truncate(redact_paths(error.message, self.server_paths)))
+
+    @contextlib.contextmanager
+    def _tracked(self):
+        with self._idle:
+            if self._closed:
+                raise ServingError(grpc.StatusCode.UNAVAILABLE, "Server is shutting down")
+            self._in_flight += 1
         try:
+            yield
+        finally:
+            with self._idle:
+                self._in_flight -= 1
+                self._idle.notify_all()
+
+    def close(self, timeout):
+        """Refuse new Predict calls; wait up to `timeout` s for running ones. True if none is left."""
+        with self._idle:
+            self._closed = True
+            return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
+
+    def predict(self, request, rpc_context=None):
+        if not request.HasField("model_spec"):
+            raise invalid_argument("Missing ModelSpec")
+        with self._tracked():
+            if rpc_context is not None and not rpc_context.is_active():
+                # Queued behind other requests until the client gave up: do not start the work.
+                raise ServingError(grpc.StatusCode.CANCELLED, "Request cancelled before it ran")
             servable = find_servable(self.models, request.model_spec)
-            return run_predict(servable, request, self.as_tensor_content)
-        except ServingError as error:
-            _abort(context, error)
-        except Exception as error:  # a bug of ours: answer INTERNAL, keep serving
-            log.exception("Predict failed")
-            _abort(context, ServingError(grpc.StatusCode.INTERNAL, f"{type(error).__name__}: {error}"))
+            with cancellable(rpc_context):
+                return run_predict(
+                    servable, request, self.as_tensor_content, self.max_tensor_bytes, release_inputs=True
+                )
 
-    def GetModelMetadata(self, request, context):  # noqa: N802
-        try:
-            return self._metadata(request)
-        except ServingError as error:
-            _abort(context, error)
-
-    def _metadata(self, request):
+    def metadata(self, request):
         if not request.HasField("model_spec"):
             raise invalid_argument("Missing ModelSpec")
         if not request.metadata_field:
@@ -89,23 +122,11 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         response.metadata[SIGNATURE_DEF_FIELD].Pack(signature_map)
         return response
 
-
-class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
-    """GetModelStatus over `models`, as `get_model_status_impl.cc` answers it."""
-
-    def __init__(self, models):
-        self.models = models
-
-    def GetModelStatus(self, request, context):  # noqa: N802
-        try:
-            return self._status(request)
-        except ServingError as error:
-            _abort(context, error)
-
-    def _status(self, request):
+    def status(self, request):
+        """GetModelStatus, as `get_model_status_impl.cc` answers it."""
         if not request.HasField("model_spec"):
             raise invalid_argument("Missing ModelSpec")
-        spec = request.model_spec
+        spec = request.model_spec  # a version_label is ignored, as get_model_status_impl.cc does
         manager = self.models.get(spec.name)
         states = manager.version_states() if manager is not None else []
         if spec.HasField("version"):
@@ -117,5 +138,41 @@ class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
         response = get_model_status_pb2.GetModelStatusResponse()
         for version, state, code, message in states:
             status = response.model_version_status.add(version=version, state=state)
+            message = redact_paths(message, self.server_paths)
             status.status.CopyFrom(status_pb2.StatusProto(error_code=code.value[0], error_message=message))
         return response
+
+
+def _answer(core, context, method, *args):
+    try:
+        return method(*args)
+    except ServingError as error:
+        error = core.public(error)
+        context.abort(error.code, error.message)
+    except Exception as error:  # a bug of ours: answer INTERNAL, keep serving
+        log.exception("request failed")
+        error = core.public(ServingError(grpc.StatusCode.INTERNAL, f"{type(error).__name__}: {error}"))
+        context.abort(error.code, error.message)
+
+
+class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
+    """Predict and GetModelMetadata over a ServingCore."""
+
+    def __init__(self, core):
+        self.core = core
+
+    def Predict(self, request, context):  # noqa: N802 (gRPC method name)
+        return _answer(self.core, context, self.core.predict, request, context)
+
+    def GetModelMetadata(self, request, context):  # noqa: N802
+        return _answer(self.core, context, self.core.metadata, request)
+
+
+class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
+    """GetModelStatus over a ServingCore."""
+
+    def __init__(self, core):
+        self.core = core
+
+    def GetModelStatus(self, request, context):  # noqa: N802
+        return _answer(self.core, context, self.core.status, request)

@@ -106,17 +106,24 @@ def test_readme_docker_command_runs_the_official_image_with_the_shipped_files():
     assert ports == ["8500:8500", "8501:8501"]
     volumes = dict(docker[i + 1].split(":")[:2] for i, arg in enumerate(docker) if arg == "-v")
     assert volumes["/srv/models"] == "/models"
-    for flag, shipped in (
-        ("model_config_file", "models.config"),
-        ("batching_parameters_file", "batching_parameters.txt"),
-    ):
-        container_path = server_flags[flag]
-        assert volumes[f"$PWD/serving/{shipped}"] == container_path
-        assert os.path.exists(os.path.join(SERVING, shipped))
-    assert server_flags["enable_batching"] == "true"
+    container_path = server_flags["model_config_file"]
+    assert volumes["$PWD/serving/models.config"] == container_path
+    # Batching merges serving_default requests of different sizes and fails them all: off.
+    assert "enable_batching" not in server_flags and "batching_parameters_file" not in server_flags
     assert server_flags["enable_grpc_healthcheck_service"] == "true"
     config = text_format.Parse(read("models.config"), model_server_config_pb2.ModelServerConfig())
     assert config.model_config_list.config[0].base_path.startswith("/models/")
+
+
+def test_readme_batching_opt_in_names_the_shipped_parameters():
+    """The opt-in lines mount `serving/batching_parameters.txt` where the flag points."""
+    (opt_in,) = [argv for argv in readme_commands() if "--enable_batching=true" in argv]
+    volume = opt_in[opt_in.index("-v") + 1].split(":")
+    assert volume[0] == "$PWD/serving/batching_parameters.txt"
+    assert flags(opt_in)["batching_parameters_file"] == volume[1]
+    assert os.path.exists(os.path.join(SERVING, "batching_parameters.txt"))
+    readme = read("README.md")
+    assert "Batching is off on purpose" in readme and "--metadata" in readme
 
 
 def test_readme_python_commands_parse_with_the_real_parsers():
@@ -133,10 +140,11 @@ def test_readme_python_commands_parse_with_the_real_parsers():
             if argv[2] == "serving.client":
                 assert args.target == "localhost:8500" and args.model_name == "dmrh"
             if argv[2] == "serving.server":
-                assert (args.model_name, args.model_base_path, args.port) == (
+                assert (args.model_name, args.model_base_path, args.port, args.rest_api_port) == (
                     "dmrh",
                     "/srv/models/dmrh",
                     8500,
+                    8501,
                 )
             if argv[2] == "serving.export":
                 assert (args.model_base_path, args.model_name) == ("/srv/models", "dmrh")

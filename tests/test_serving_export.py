@@ -14,10 +14,13 @@ from serving_support import (
     BITS,
     MODEL_NAME,
     assert_codes_vary,
+    bmp_header,
     decode,
+    gif,
     jpeg,
     make_run_dir,
     png,
+    png_of_zeros,
     smooth_images,
 )
 from tensorflow_serving.apis import prediction_log_pb2
@@ -25,6 +28,7 @@ from tensorflow_serving.apis import prediction_log_pb2
 import dmrh_tf
 from dmrh_tf.index import model_fingerprint
 from serving import contract, export
+from serving.image_limits import DEFAULT_MAX_PIXELS
 from serving.serving_graph import pack_bits
 from serving.versions import list_versions, next_version
 
@@ -56,6 +60,7 @@ def test_export_layout_and_config(exported):
     with open(os.path.join(run_dir, "config.json")) as f:
         assert facts["config"] == json.load(f)
     assert (facts["bits"], facts["regions"], facts["input_side"], facts["version"]) == (BITS, 1, 224, 1)
+    assert facts["max_pixels"] == DEFAULT_MAX_PIXELS
     assert facts["model_fingerprint"] == model_fingerprint(model)
 
 
@@ -109,11 +114,129 @@ def test_bytes_signature_png_exact_and_jpeg_as_decoded(exported, loaded):
 
 
 def test_metadata_signature(loaded, exported):
-    out = loaded.signatures[contract.METADATA_SIGNATURE]()
-    assert int(out["bits"]) == BITS and int(out["regions"]) == 1 and int(out["input_side"]) == 224
+    out = loaded.signatures[contract.METADATA_SIGNATURE](rows=tf.constant([0]))
+    assert {name: value.shape.as_list() for name, value in out.items()} == {
+        name: [1] for name in contract.METADATA_OUTPUTS
+    }
+    assert int(out["bits"][0]) == BITS and int(out["regions"][0]) == 1 and int(out["input_side"][0]) == 224
+    assert int(out["max_pixels"][0]) == DEFAULT_MAX_PIXELS
     with open(os.path.join(exported[0], "config.json")) as f:
-        assert json.loads(out["config"].numpy().decode()) == json.load(f)
-    assert out["weights_sha256"].numpy().decode() == model_fingerprint(exported[1])["weights_sha256"]
+        run_config = json.load(f)
+    served = json.loads(out["config"][0].numpy().decode())
+    assert served == {k: v for k, v in run_config.items() if k not in export.PATH_FIELDS}
+    assert out["weights_sha256"][0].numpy().decode() == model_fingerprint(exported[1])["weights_sha256"]
+
+
+def test_metadata_config_holds_no_server_paths(loaded, exported):
+    """The run's absolute run_dir (and any other path) stays out of what clients can read."""
+    run_dir = exported[0]
+    config = loaded.signatures[contract.METADATA_SIGNATURE](rows=tf.constant([0]))["config"][0].numpy()
+    assert os.path.isabs(run_dir) and run_dir.encode() not in config
+    assert export.served_config({"run_dir": "/srv/runs/a", "data_dir": "data", "x": "a/b", "bits": 8}) == {
+        "bits": 8
+    }
+
+
+def test_metadata_signature_survives_tf_serving_batching(loaded):
+    """TF Serving's batching (`batching_session.cc`) refuses a signature without inputs, concatenates
+    the requests' inputs along dimension 0 and splits every output back along it. Emulated here:
+    two requests' `rows` merged, run once, split: each request gets its own, complete answer."""
+    metadata = loaded.signatures[contract.METADATA_SIGNATURE]
+    assert [spec.name for spec in metadata.structured_input_signature[1].values()] == ["rows"]
+    requests = [np.zeros([1], np.int32), np.zeros([2], np.int32)]
+    merged = metadata(rows=tf.constant(np.concatenate(requests)))
+    alone = metadata(rows=tf.constant(requests[0]))
+    for name, value in merged.items():
+        assert value.shape[0] == 3, name  # splittable: every output has the merged batch dimension
+        first, second = np.split(value.numpy(), [1])
+        np.testing.assert_array_equal(first, alone[name].numpy())
+        assert len(second) == 2 and (second == first[0]).all()
+
+
+def test_empty_batches_answer_empty_outputs(loaded):
+    """An empty batch answers [0, …] without running the model or the resize (oneDNN's Conv2D fails
+    on empty input on some CPUs; the resize kernel refuses [0, 0, 0, 3]: "input image must be of
+    non-zero size")."""
+    expected = {"codes": (tf.int8, [0, BITS]), "packed": (tf.uint8, [0, 2]), "h": (tf.float32, [0, BITS])}
+    for name, inputs in (
+        (contract.IMAGES_SIGNATURE, {"images": tf.zeros([0, 50, 70, 3], tf.uint8)}),
+        (contract.IMAGES_SIGNATURE, {"images": tf.zeros([0, 0, 0, 3], tf.uint8)}),
+        (contract.BYTES_SIGNATURE, {"image_bytes": tf.constant([], tf.string)}),
+    ):
+        out = loaded.signatures[name](**inputs)
+        assert {k: (v.dtype, v.shape.as_list()) for k, v in out.items()} == expected, name
+
+
+OVER_LIMIT = f"is over the limit of {DEFAULT_MAX_PIXELS} pixels (max_pixels, set at export)"
+
+
+def _refusal(function, **inputs):
+    with pytest.raises(tf.errors.InvalidArgumentError) as raised:
+        function(**inputs)
+    return raised.value.message
+
+
+def test_bytes_over_the_pixel_limit_are_refused_before_decoding(loaded):
+    """Each format's declared size is read from its header: a real 5000 × 4000 PNG bomb (58 KB), a
+    JPEG, headers of a BMP and of a GIF whose frames are counted; the refusal names the limit."""
+    serve = loaded.signatures[contract.BYTES_SIGNATURE]
+    small = png(smooth_images(1, 20, 20)[0])
+    cases = {
+        "png bomb": (png_of_zeros(5000, 4000), "image of 4000 x 5000 pixels "),
+        "jpeg": (jpeg(np.zeros([4100, 4100, 3], np.uint8)), "image of 4100 x 4100 pixels "),
+        "bmp": (bmp_header(70000, -70000) + b"\0" * 64, "image of 70000 x 70000 pixels "),
+        "gif frame": (gif(4100, 4100, 1, hollow=True), "image of 4100 x 4100 pixels (up to 2 frames) "),
+        "gif frames": (gif(1000, 1000, 17, hollow=True), "image of 1000 x 1000 pixels (up to 18 frames) "),
+    }
+    for label, (data, message) in cases.items():
+        refusal = _refusal(serve, image_bytes=tf.constant([small, data]))
+        assert f"assertion failed: [{message}{OVER_LIMIT}]" in refusal, (label, refusal)
+    for data in (b"RIFF\0\0\0\0WEBPVP8X", b"\xff\x0a", b"", b"not an image"):  # WebP, JPEG XL, …
+        assert "Unknown or unsupported image file format" in _refusal(serve, image_bytes=tf.constant([data]))
+
+
+def test_bytes_at_the_limit_and_animated_gifs_still_hash(exported, loaded):
+    model = exported[1]
+    serve = loaded.signatures[contract.BYTES_SIGNATURE]
+    at_limit = png_of_zeros(4096, 4096)  # exactly DEFAULT_MAX_PIXELS
+    frames = gif(64, 48, 3)  # its first frame is what hash_bytes hashes
+    codes = serve(image_bytes=tf.constant([at_limit, frames]))["codes"].numpy()
+    expected = dmrh_tf.encode(model, np.zeros([1, 4096, 4096, 3], np.uint8))
+    np.testing.assert_array_equal(codes[0], expected[0])
+    np.testing.assert_array_equal(codes[1], dmrh_tf.encode(model, decode(frames)[None])[0])
+
+
+def test_images_over_the_pixel_limit_are_refused_from_their_shape(loaded):
+    serve = loaded.signatures[contract.IMAGES_SIGNATURE]
+    refusal = _refusal(serve, images=tf.zeros([1, 4097, 4096, 3], tf.uint8))
+    assert f"assertion failed: [image of 4097 x 4096 pixels {OVER_LIMIT}]" in refusal
+
+
+def test_max_pixels_is_chosen_at_export_and_recorded(exported, tmp_path):
+    run_dir, _, _, _ = exported
+    base = str(tmp_path)
+    argv = [
+        "--run-dir",
+        run_dir,
+        "--model-base-path",
+        base,
+        "--model-name",
+        MODEL_NAME,
+        "--max-pixels",
+        "2000",
+    ]
+    assert export.main(argv) == 0
+    path = os.path.join(base, MODEL_NAME, "1")
+    with open(os.path.join(path, contract.ASSETS_EXTRA_DIR, contract.CONFIG_FILE)) as f:
+        assert json.load(f)["max_pixels"] == 2000
+    signatures = tf.saved_model.load(path).signatures
+    assert int(signatures[contract.METADATA_SIGNATURE](rows=tf.constant([0]))["max_pixels"][0]) == 2000
+    serve = signatures[contract.IMAGES_SIGNATURE]
+    assert serve(images=tf.constant(smooth_images(1, 40, 50)))["codes"].shape == (1, BITS)  # 2000 pixels
+    refusal = _refusal(serve, images=tf.constant(smooth_images(1, 40, 51)))
+    assert "image of 40 x 51 pixels is over the limit of 2000 pixels (max_pixels, set at export)" in refusal
+    with pytest.raises(SystemExit):
+        export.parse_args(["--run-dir", "r", "--model-base-path", "b", "--max-pixels", "0"])
 
 
 def test_pack_bits_is_np_packbits():
