@@ -166,3 +166,69 @@ def test_default_command_runs_the_main_job(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads((tmp_path / "runs" / "dmrh" / "results.json").read_text())["map_at_k"] > 0.5
+
+
+@pytest.mark.parametrize("batch_size, replicas", [(32, 3), (32, 5), (32, 6), (32, 7), (30, 4)])
+def test_a_batch_that_does_not_split_over_the_replicas_fails_at_start_saying_what_to_do(batch_size, replicas):
+    from dmrh_tf.train import check_replicas
+
+    with pytest.raises(ValueError, match=r"does not divide by the \d+ replicas.*Use --batch-size \d+ or \d+"):
+        check_replicas(batch_size, replicas)
+    check_replicas(batch_size - batch_size % replicas, replicas)  # a multiple is fine
+
+
+def test_the_paper_recipe_without_pretrained_weights_warns(monkeypatch, caplog):
+    """`--preset paper` from scratch does not learn (README): say so before training starts."""
+    import dmrh_tf.train as train_module
+    from dmrh_tf.training.config import parse_args
+
+    def stop(config):
+        raise RuntimeError("stop before loading data")
+
+    monkeypatch.setattr(train_module, "load_splits", stop)
+    monkeypatch.setattr(train_module, "make_strategy", lambda name: None)
+    with caplog.at_level("WARNING", logger="dmrh_tf.train"), pytest.raises(RuntimeError):
+        train_module.train(parse_args(["--preset", "paper", "--run-dir", "unused"]))
+    assert "--pretrained" in caplog.text and "does not learn" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="dmrh_tf.train"), pytest.raises(RuntimeError):
+        train_module.train(parse_args(["--run-dir", "unused"]))
+    assert "does not learn" not in caplog.text
+
+
+@pytest.mark.parametrize("method", ["adsh", "ddsh"])
+def test_a_method_with_discrete_steps_resumes_after_a_kill(tmp_path, method):
+    """ADSH (V-step after each epoch) and DDSH (Ω-step before each): killed after an epoch and rerun,
+    the run continues at the next epoch with its state, and ADSH's database codes are written."""
+    run_dir = tmp_path / "run"
+    args = [*TINY, "--method", method, "--adsh-omega", "64", "--run-dir", str(run_dir), "--epochs", "3"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dmrh_tf.train", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=_env(),
+        start_new_session=True,
+    )
+    metadata = run_dir / "backup" / "training_metadata.json"
+    deadline = time.time() + 240
+    try:
+        while time.time() < deadline and process.poll() is None:
+            if metadata.exists() and json.loads(metadata.read_text() or "{}").get("epoch", -1) >= 0:
+                break
+            time.sleep(0.05)
+        assert process.poll() is None, "the run ended before it could be killed"
+        os.killpg(process.pid, signal.SIGKILL)
+    finally:
+        process.wait(30)
+    done = json.loads(metadata.read_text())["epoch"] + 1
+    assert 1 <= done < 3
+    result = _train(args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"Epoch {done + 1}/3" in result.stdout and "Epoch 1/3" not in result.stdout
+    assert set(_history_epochs(run_dir)) == {0, 1, 2}
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["method"] == method and results["map_at_k"] > 0.43  # chance on the built-in data
+    codes = run_dir / "database_codes.npy"
+    assert codes.exists() == (method == "adsh")
+    if method == "adsh":
+        assert set(np.unique(np.load(codes))) == {-1, 1}

@@ -18,12 +18,17 @@ log = logging.getLogger(__name__)
 
 
 class DDSHProcedure(Procedure):
+    def _omega_size(self, config, n):
+        """|Ω|: `ddsh_omega`, at most half the training set (so that Γ, the rest, is not empty)."""
+        return min(config.ddsh_omega, max(1, n // 2))
+
     def omega(self, config, n, epoch):
         """Ω of epoch `epoch` (the same for `ddsh_iterations` epochs in a row): a function of the seed."""
-        return ddsh_sample_omega(config.seed, epoch // config.ddsh_iterations, n, min(config.ddsh_omega, n))
+        size = self._omega_size(config, n)
+        return ddsh_sample_omega(config.seed, epoch // config.ddsh_iterations, n, size)
 
     def trainer_state(self, config, n, classes):
-        size = min(config.ddsh_omega, n)
+        size = self._omega_size(config, n)
         return (size, config.bits), {"omega_labels": (size, classes), "ratio": ()}
 
     def callbacks(self, trainer, train_split, config):
