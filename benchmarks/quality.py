@@ -44,30 +44,36 @@ def run(command):
     log.info("%.0f s", time.time() - started)
 
 
-TRAIN_SIZE = 60_000  # Fashion-MNIST's (and its mosaic's) training split: the budget's n
+FULL_TRAIN_SIZE = 60_000  # Fashion-MNIST's (and its mosaic's) training split
 
 
-def method_epochs(method, epochs):
+def method_epochs(method, epochs, train_size):
     """Epochs of `method` that make `epochs` passes' worth of training images (the equal budget)."""
     if method == "adsh":
         defaults = Config()
-        per_epoch = defaults.adsh_inner_epochs * defaults.adsh_omega
-        return max(1, round(float(epochs) * TRAIN_SIZE / per_epoch))
+        per_epoch = defaults.adsh_inner_epochs * min(defaults.adsh_omega, train_size)
+        return max(1, round(float(epochs) * train_size / per_epoch))
     return int(epochs)
+
+
+def _size(text):
+    return None if text == "none" else int(text)
 
 
 def train_command(args, dataset, method, bits, regions, run_dir):
     return [
         "python", "-m", "dmrh_tf.train", "--dataset", dataset, "--data-dir", args.data_dir,
-        "--train-size", "none", "--query-size", "none", "--method", method, "--bits", str(bits),
-        "--regions", str(regions), "--width", args.width,
-        "--epochs", str(method_epochs(method, args.epochs)), "--run-dir", run_dir, "--verbose", "2",
+        "--train-size", args.train_size, "--query-size", args.query_size, "--method", method,
+        "--bits", str(bits), "--regions", str(regions), "--width", args.width,
+        "--epochs", str(method_epochs(method, args.epochs, _size(args.train_size) or FULL_TRAIN_SIZE)),
+        "--run-dir", run_dir, "--verbose", "2",
     ]  # fmt: skip
 
 
 def evaluate_command(args, dataset, run_dirs):
     return [
         "python", "-m", "dmrh_tf.evaluate", "--runs", *run_dirs, "--baselines", *args.baselines,
+        "--train-size", args.train_size, "--query-size", args.query_size,
         "--bits", *map(str, args.bits), "--out", os.path.join(args.out, dataset), "--fresh",
     ]  # fmt: skip
 
@@ -113,6 +119,8 @@ def main():
     parser.add_argument("--width", default="0.125")
     parser.add_argument("--epochs", default="1")
     parser.add_argument("--data-dir", default=DATA_DIR)
+    parser.add_argument("--train-size", default="none", help="training (= database) images; none = all")
+    parser.add_argument("--query-size", default="none", help="query images; none = all 10,000")
     parser.add_argument("--runs", default="runs/quality")
     parser.add_argument("--out", default="docs/results")
     parser.add_argument("--record", type=Path, default=OUT, help="the JSON summary")
