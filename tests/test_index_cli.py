@@ -149,3 +149,32 @@ def test_python_dash_m_entry_point(monkeypatch, tmp_path, caplog):
         runpy.run_module("dmrh_tf.index", run_name="__main__")
     assert exit_info.value.code == 1
     assert "q.png" in caplog.text
+
+
+def test_a_run_with_learned_database_codes_indexes_its_training_images_with_them(tmp_path, images):
+    """ADSH learns the database codes V of its training images: `index build` uses V for those
+    images and the network for any other, while queries always go through the network."""
+    from dmrh_tf.data.split_lists import write_split_lists
+    from dmrh_tf.data.splits import Split, Splits
+    from dmrh_tf.index.image_encoder import ImageEncoder
+    from dmrh_tf.training.run_dir import write_database_codes
+
+    paths = list_images(images)
+    run = tmp_path / "adsh_run"
+    keras.utils.set_random_seed(0)
+    write_config(run, dmrh_tf.Config(method="adsh", regions=1, bits=8))
+    dmrh_tf.build_model(bits=8, regions=1, width=0.0625).save(run / "model.keras")
+    train = Split(ids=np.array(paths[:4]), labels=np.eye(4, dtype=np.float32), images=np.array(paths[:4]))
+    write_split_lists(Splits("folder", train, train, train), run / "splits")
+    network = ImageEncoder.from_path(run, progress=False)(paths)
+    learned = -network[:4]  # codes the network would never give, so their use is visible
+    write_database_codes(run, learned)
+
+    encoder = ImageEncoder.from_path(run, progress=False)
+    np.testing.assert_array_equal(encoder(paths), network)  # queries: the network
+    np.testing.assert_array_equal(encoder.database(paths), np.concatenate([learned, network[4:]]))
+    index_path = str(tmp_path / "adsh.index")
+    assert main(["build", "--model", str(run), "--images", str(images), "--out", index_path]) == 0
+    index = HammingIndex.load(index_path, bits=8)
+    distances, ids = index.search(learned[:1], 1)
+    assert ids[0, 0] == 0 and distances[0, 0] == 0  # image 0 is stored with its learned code

@@ -136,14 +136,16 @@ def run_build(args):
         if not args.out:
             raise ValueError(f"backend {args.backend!r} writes an index file: give --out")
         encoder = ImageEncoder.from_path(args.model, batch_size=args.batch_size)
-        index = build_index(encoder, paths, model=encoder.fingerprint, backend=args.backend, **params)
+        index = build_index(
+            encoder.database, paths, model=encoder.fingerprint, backend=args.backend, **params
+        )
         index.save(args.out)
         logger.info("indexed %d images with %d-bit codes in %s", len(index), index.bits, args.out)
         return
     params.update(milvus_params(args), index_type=args.index_type)
     encoder = ImageEncoder.from_path(args.model, batch_size=args.batch_size, progress=False)
     index = HammingIndex(encoder.bits, args.backend, metadata={"model": encoder.fingerprint}, **params)
-    ingest_images(index, encoder, paths, model=encoder.fingerprint, batch_size=args.insert_batch)
+    ingest_images(index, encoder.database, paths, model=encoder.fingerprint, batch_size=args.insert_batch)
     if args.out:
         index.save(args.out)
     logger.info("%d images with %d-bit codes in %s", len(index), index.bits, args.collection)

@@ -7,11 +7,12 @@ import os
 import keras
 import numpy as np
 
+from dmrh_tf.data.split_lists import read_split_lists
 from dmrh_tf.data.splits import Split
 from dmrh_tf.encode import encode_split
 from dmrh_tf.index.image_files import check_files
 from dmrh_tf.index.model_fingerprint import model_fingerprint
-from dmrh_tf.training.run_dir import CONFIG_FILE, MODEL_FILE, load_run
+from dmrh_tf.training.run_dir import CONFIG_FILE, MODEL_FILE, SPLITS_DIR, load_run, read_database_codes
 
 logger = logging.getLogger(__name__)
 
@@ -30,11 +31,13 @@ class ImageEncoder:
         progress: show a progress bar while encoding.
     """
 
-    def __init__(self, model, fingerprint=None, batch_size=64, progress=True):
+    def __init__(self, model, fingerprint=None, batch_size=64, progress=True, learned_codes=None):
         self.model = model
         self.fingerprint = fingerprint or model_fingerprint(model)
         self.batch_size = batch_size
         self.progress = progress
+        # training image path → its learned database code (ADSH's V), from the run directory
+        self.learned_codes = learned_codes or {}
 
     @property
     def bits(self):
@@ -53,6 +56,7 @@ class ImageEncoder:
             model, _ = load_run(path)
             with open(os.path.join(path, CONFIG_FILE), "rb") as f:
                 extra = {"config_sha256": hashlib.sha256(f.read()).hexdigest()}
+            kwargs.setdefault("learned_codes", _learned_codes(path))
         elif os.path.isfile(path) and path.endswith(".keras"):
             # Importing dmrh_tf (the parent package) has registered the custom layers.
             model, extra = keras.saving.load_model(path, compile=False), {}
@@ -62,7 +66,24 @@ class ImageEncoder:
         logger.info("loaded %d-bit model from %s", fingerprint["bits"], path)
         return cls(model, fingerprint, **kwargs)
 
+    def database(self, paths):
+        """Codes of database images: a training image's learned code where the run has them (ADSH's
+        V: the method's own database codes), the network's for every other image."""
+        paths = [os.fspath(p) for p in paths]
+        if not self.learned_codes:
+            return self(paths)
+        keys = [os.path.abspath(p) for p in paths]
+        known = np.array([key in self.learned_codes for key in keys], bool)
+        codes = np.zeros((len(paths), self.bits), np.int8)
+        if known.any():
+            codes[known] = np.stack([self.learned_codes[k] for k, hit in zip(keys, known) if hit])
+        if not known.all():
+            codes[~known] = self([p for p, hit in zip(paths, known) if not hit])
+        logger.info("%d of %d database images have the run's learned codes", known.sum(), len(paths))
+        return codes
+
     def __call__(self, paths):
+        """Codes of images through the network (queries always come this way)."""
         paths = [os.fspath(p) for p in paths]
         check_files(paths)
         if not paths:
@@ -70,3 +91,14 @@ class ImageEncoder:
         files = np.asarray(paths, dtype=str)
         split = Split(ids=files, labels=np.zeros((len(files), 1), np.float32), images=files)
         return encode_split(self.model, split, batch_size=self.batch_size, progress=self.progress)
+
+
+def _learned_codes(run_dir):
+    """{absolute path: code} of the run's training images when the run learned database codes."""
+    codes = read_database_codes(run_dir)
+    if codes is None:
+        return {}
+    ids = read_split_lists(os.path.join(run_dir, SPLITS_DIR)).lists["train"][0]
+    if len(ids) != len(codes):
+        raise ValueError(f"{run_dir}: {len(codes)} database codes for {len(ids)} training images")
+    return {os.path.abspath(i): code for i, code in zip(ids, codes) if os.path.isfile(i)}
