@@ -141,3 +141,12 @@ def test_a_model_of_every_method_exports_and_serves_its_codes(method, tmp_path):
     expected = dmrh_tf.encode(trainer.encoder, images)
     np.testing.assert_array_equal(serve(images=tf.constant(images))["codes"].numpy(), expected)
     assert_codes_vary(expected)
+
+
+def test_the_readme_training_commands_parse():
+    """Every `python -m dmrh_tf.train` line of the README is a valid config (methods included)."""
+    from test_serving_config import readme_commands
+
+    commands = [argv for argv in readme_commands() if argv[1:3] == ["-m", "dmrh_tf.train"]]
+    methods = {parse_args(argv[3:]).method for argv in commands if "--config" not in argv}
+    assert {"dmrh", "adsh", "dsh"} <= methods

@@ -3,7 +3,7 @@
 The metrics are pure functions of codes and labels (no model, no Keras): rank with
 `hamming_ranking`, score with `map_at_k` (the paper's mAP@5000, DMRH release definition, ties
 broken by database order) or `retrieval_summary` (every metric in one pass). The non-deep
-baselines (LSH, SH, SKLSH, PCAH, ITQ) are in `dmrh_tf.evaluation.baselines`; tables and plots in
+baselines (LSH, SH, SKLSH, PCAH, ITQ, FSSH) are in `dmrh_tf.evaluation.baselines`; tables and plots in
 `dmrh_tf.evaluation.report`. See docs/evaluation.md.
 """
 
