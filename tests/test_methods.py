@@ -145,8 +145,16 @@ def test_a_model_of_every_method_exports_and_serves_its_codes(method, tmp_path):
 
 def test_the_readme_training_commands_parse():
     """Every `python -m dmrh_tf.train` line of the README is a valid config (methods included)."""
-    from test_serving_config import readme_commands
+    import pathlib
+    import re
+    import shlex
 
-    commands = [argv for argv in readme_commands() if argv[1:3] == ["-m", "dmrh_tf.train"]]
-    methods = {parse_args(argv[3:]).method for argv in commands if "--config" not in argv}
+    readme = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
+    lines = [
+        shlex.split(line, comments=True)
+        for block in re.findall(r"```bash\n(.*?)```", readme, re.S)
+        for line in block.replace("\\\n", " ").splitlines()
+    ]
+    commands = [argv[3:] for argv in lines if argv[1:3] == ["-m", "dmrh_tf.train"]]
+    methods = {parse_args(argv).method for argv in commands if "--config" not in argv}
     assert {"dmrh", "adsh", "dsh"} <= methods
