@@ -3,17 +3,12 @@
 brute-force block, Ω sampling, distributed additivity, serialization, JAX."""
 
 import itertools
-import json
-import os
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from method_support import memory_whole_and_split, run_without_tensorflow
 
 from dmrh_tf.methods.adsh_loss import ADSHLoss, adsh_loss
 from dmrh_tf.methods.adsh_steps import (
@@ -25,9 +20,6 @@ from dmrh_tf.methods.adsh_steps import (
     adsh_v_target,
 )
 from dmrh_tf.methods.columns import Columns
-
-REPO = Path(__file__).resolve().parent.parent
-
 
 # ---------------------------------------------------------------- NumPy references (independent)
 
@@ -175,27 +167,17 @@ def test_halves_add_up_to_the_global_batch(multi_label):
     """Each replica's rows against the same V and labels, same_image sliced, B = the global batch:
     losses and gradients add up to the one-device loss."""
     h, labels, V, database_labels, same_image, _ = database_setup(2, multi_label)
-    loss_fn = ADSHLoss(gamma=200.0, soft_ratio=0.3)
-    variable = tf.Variable(h)
-    with tf.GradientTape(persistent=True) as tape:
-        whole = loss_fn.compute_terms(
-            variable, labels, columns_for(slice(None), V, database_labels, same_image)
-        )
-        parts = [
-            loss_fn.compute_terms(
-                variable[rows], labels[rows], columns_for(rows, V, database_labels, same_image)
-            )
-            for rows in (slice(0, 4), slice(4, 6))
-        ]
-    np.testing.assert_allclose(float(parts[0][0] + parts[1][0]), float(whole[0]), rtol=1e-6)
-    for t in range(2):
-        np.testing.assert_allclose(float(parts[0][1][t] + parts[1][1][t]), float(whole[1][t]), rtol=1e-6)
-    np.testing.assert_allclose(
-        tape.gradient(parts[0][0], variable) + tape.gradient(parts[1][0], variable),
-        tape.gradient(whole[0], variable),
-        rtol=1e-5,
-        atol=1e-8,
+    whole, split = memory_whole_and_split(
+        ADSHLoss(gamma=200.0, soft_ratio=0.3),
+        h,
+        labels,
+        lambda rows: columns_for(rows, V, database_labels, same_image),
+        (slice(0, 4), slice(4, 6)),
     )
+    np.testing.assert_allclose(float(split[0]), float(whole[0]), rtol=1e-6)
+    for t in range(2):
+        np.testing.assert_allclose(float(split[1][t]), float(whole[1][t]), rtol=1e-6)
+    np.testing.assert_allclose(split[2], whole[2], rtol=1e-5, atol=1e-8)
 
 
 def test_soft_ratio_comes_from_the_state_then_the_argument_then_the_constructor():
@@ -263,47 +245,24 @@ def test_loss_on_jax_inside_jit_equals_tensorflow(tmp_path):
             variable, labels, columns_for(slice(None), V, database_labels, same_image), soft_ratio=0.4
         )
     gradient = tape.gradient(loss, variable).numpy()
-    np.savez(
-        tmp_path / "inputs.npz", h=h, labels=labels, V=V, database_labels=database_labels, same=same_image
+    body = """
+        import jax, jax.numpy as jnp
+        from dmrh_tf.methods.adsh_loss import ADSHLoss
+        from dmrh_tf.methods.columns import Columns
+
+        x = inputs
+        loss_fn = ADSHLoss(gamma=200.0)
+
+        def value(h, r):
+            columns = Columns(None, x["database_labels"], x["same"], 6, None, None, x["V"], {"ratio": r})
+            return loss_fn.compute_terms(h, x["labels"], columns)[0]
+
+        loss, gradient = jax.jit(jax.value_and_grad(value))(x["h"], jnp.float32(0.4))
+        print(json.dumps({"loss": float(loss), "gradient": np.asarray(gradient).tolist()}))
+        """
+    on_jax = run_without_tensorflow(
+        tmp_path, body, h=h, labels=labels, V=V, database_labels=database_labels, same=same_image
     )
-    script = tmp_path / "on_jax.py"
-    script.write_text(
-        textwrap.dedent(
-            """
-            import json, sys
-
-            class NoTensorFlow:  # keep TensorFlow out: JAX alone, as on a machine without it
-                def find_spec(self, name, path=None, target=None):
-                    if name.split(".")[0] == "tensorflow":
-                        raise ModuleNotFoundError("No module named 'tensorflow'", name="tensorflow")
-
-            sys.meta_path.insert(0, NoTensorFlow())
-            import jax, jax.numpy as jnp, numpy as np
-            from dmrh_tf.methods.adsh_loss import ADSHLoss
-            from dmrh_tf.methods.columns import Columns
-
-            x = np.load(sys.argv[1])
-            loss_fn = ADSHLoss(gamma=200.0)
-
-            def value(h, r):
-                columns = Columns(None, x["database_labels"], x["same"], 6, None, None, x["V"], {"ratio": r})
-                return loss_fn.compute_terms(h, x["labels"], columns)[0]
-
-            loss, gradient = jax.jit(jax.value_and_grad(value))(x["h"], jnp.float32(0.4))
-            print(json.dumps({"loss": float(loss), "gradient": np.asarray(gradient).tolist()}))
-            """
-        )
-    )
-    environment = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(REPO)}
-    result = subprocess.run(
-        [sys.executable, str(script), str(tmp_path / "inputs.npz")],
-        cwd=REPO,
-        env=environment,
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    on_jax = json.loads(result.stdout.strip().splitlines()[-1])
     assert on_jax["loss"] == pytest.approx(float(loss), rel=1e-5)
     np.testing.assert_allclose(on_jax["gradient"], gradient, rtol=1e-4, atol=1e-7)
 

@@ -2,22 +2,19 @@
 off-diagonal pairs; a port of the official TF code's `cauchy_cross_entropy`), finite differences
 and hand-checked cases; its numerical guards; the split over replicas; serialization; JAX."""
 
-import json
-import os
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
-
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from method_support import (
+    in_batch_whole_and_split,
+    random_batch,
+    run_without_tensorflow,
+    tf_value_and_gradient,
+)
 
-from dmrh_tf.methods.columns import Columns
 from dmrh_tf.methods.dch_loss import DCHLoss, dch_loss
 
-REPO = Path(__file__).resolve().parent.parent
 LOG2 = np.log(2.0)
 
 
@@ -59,22 +56,6 @@ def numpy_official(h, labels, gamma, q_lambda):
 
 
 REFERENCES = {"cosine": numpy_paper, "euclidean_tanh": numpy_official}
-
-
-def random_batch(rng, rows=6, bits=6, classes=3, multi_label=False):
-    h = rng.normal(0, 1.0, (rows, bits))
-    if multi_label:
-        labels = (rng.random((rows, classes)) < 0.4).astype(float)
-    else:
-        labels = np.eye(classes)[rng.integers(0, classes, rows)]
-    return h, labels
-
-
-def tf_value_and_gradient(loss, h, labels):
-    variable = tf.Variable(h.astype("float32"))
-    with tf.GradientTape() as tape:
-        value = loss(labels.astype("float32"), variable)
-    return float(value), tape.gradient(value, variable).numpy()
 
 
 def test_tiny_cosine_pairs_at_gamma_give_log_2_times_w():
@@ -167,18 +148,6 @@ def test_finite_for_zero_and_repeated_rows(distance):
     assert value == pytest.approx(REFERENCES[distance](h, labels, 20.0, 0.1)[0], rel=1e-5)
 
 
-def replica_columns(h, labels, rows):
-    """The Columns the trainer hands one replica holding `rows` of the global batch `h`."""
-    return Columns(
-        h=h,
-        labels=labels,
-        same_image=tf.gather(tf.eye(h.shape[0]), rows),
-        num_rows=h.shape[0],
-        batch_h=tf.stop_gradient(h),
-        batch_labels=labels,
-    )
-
-
 @pytest.mark.parametrize("distance", ["cosine", "euclidean_tanh"])
 def test_replicas_add_up_to_the_global_batch(distance):
     """Two replicas with 3 and 5 of the 8 rows; the first holds one class only, so pair counts taken
@@ -188,19 +157,11 @@ def test_replicas_add_up_to_the_global_batch(distance):
     h, _ = random_batch(rng, rows=8)
     labels = tf.constant(np.eye(3)[[0, 0, 0, 1, 2, 1, 0, 2]], "float32")
     loss = DCHLoss(gamma=3.0, quantization_weight=0.4, distance=distance)
-    variable = tf.Variable(h.astype("float32"))
-    with tf.GradientTape(persistent=True) as tape:
-        whole, whole_terms = loss.compute_terms(variable, labels, Columns.in_batch(variable, labels))
-        parts = []
-        for rows in (np.arange(3), np.arange(3, 8)):
-            columns = replica_columns(variable, labels, rows)
-            parts.append(loss.compute_terms(tf.gather(variable, rows), tf.gather(labels, rows), columns))
-        split = parts[0][0] + parts[1][0]
-    assert float(split) == pytest.approx(float(whole), rel=1e-6)
+    whole, split = in_batch_whole_and_split(loss, h, labels, (np.arange(3), np.arange(3, 8)))
+    assert float(split[0]) == pytest.approx(float(whole[0]), rel=1e-6)
     for k in range(2):
-        assert float(parts[0][1][k] + parts[1][1][k]) == pytest.approx(float(whole_terms[k]), rel=1e-6)
-    gradients = [tape.gradient(value, variable) for value in (split, whole)]
-    np.testing.assert_allclose(*gradients, rtol=1e-5, atol=1e-7)
+        assert float(split[1][k]) == pytest.approx(float(whole[1][k]), rel=1e-6)
+    np.testing.assert_allclose(split[2], whole[2], rtol=1e-5, atol=1e-7)
 
 
 def test_cosine_form_is_scale_invariant_in_its_pair_term():
@@ -245,35 +206,18 @@ def test_same_values_and_gradients_on_jax(tmp_path):
     rng = np.random.default_rng(7)
     h, labels = random_batch(rng, multi_label=True)
     expected = {d: tf_value_and_gradient(DCHLoss(gamma=3.0, distance=d), h, labels) for d in REFERENCES}
-    np.savez(tmp_path / "inputs.npz", h=h.astype("float32"), labels=labels.astype("float32"))
-    script = tmp_path / "on_jax.py"
-    script.write_text(
-        textwrap.dedent(
-            """
-            import sys
-            class NoTensorFlow:
-                def find_spec(self, name, path=None, target=None):
-                    if name.split(".")[0] == "tensorflow":
-                        raise ModuleNotFoundError("No module named 'tensorflow'", name="tensorflow")
-            sys.meta_path.insert(0, NoTensorFlow())
-            import json, jax, keras, numpy as np
-            from dmrh_tf.methods.dch_loss import DCHLoss
-            assert keras.backend.backend() == "jax"
-            inputs = np.load(sys.argv[1] + "/inputs.npz")
-            results = {}
-            for distance in ("cosine", "euclidean_tanh"):
-                loss = DCHLoss(gamma=3.0, distance=distance)
-                value, gradient = jax.value_and_grad(lambda h: loss(inputs["labels"], h))(inputs["h"])
-                results[distance] = [float(value), np.asarray(gradient).tolist()]
-            print(json.dumps(results))
-            """
-        )
-    )
-    environment = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(REPO)}
-    command = [sys.executable, str(script), str(tmp_path)]
-    result = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-3000:]
-    on_jax = json.loads(result.stdout.strip().splitlines()[-1])
+    body = """
+        import jax, keras
+        from dmrh_tf.methods.dch_loss import DCHLoss
+        assert keras.backend.backend() == "jax"
+        results = {}
+        for distance in ("cosine", "euclidean_tanh"):
+            loss = DCHLoss(gamma=3.0, distance=distance)
+            value, gradient = jax.value_and_grad(lambda h: loss(inputs["labels"], h))(inputs["h"])
+            results[distance] = [float(value), np.asarray(gradient).tolist()]
+        print(json.dumps(results))
+        """
+    on_jax = run_without_tensorflow(tmp_path, body, h=h.astype("float32"), labels=labels.astype("float32"))
     for distance, (value, gradient) in expected.items():
         assert on_jax[distance][0] == pytest.approx(value, rel=1e-5)
         np.testing.assert_allclose(on_jax[distance][1], gradient, rtol=1e-5, atol=1e-7)

@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from method_support import run_without_tensorflow
 
 from dmrh_tf.methods import Columns
 from dmrh_tf.methods.ddsh_loss import DDSHColumns, DDSHLoss, ddsh_loss, similarity_ratio
@@ -381,43 +382,18 @@ def test_loss_class_round_trips():
 def test_loss_on_jax_without_tensorflow(tmp_path):
     """keras.ops only: on JAX, in a process where TensorFlow cannot be imported, the value and jax.grad
     of `ddsh_loss` equal the NumPy reference and the doc's gradient."""
-    import json
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
     h, labels, codes, omega_labels = random_case(6, multi_label=True)
     soft, ratio = numpy_soft_similarity(labels, omega_labels)
-    np.savez(tmp_path / "case.npz", h=h, labels=labels, codes=codes, omega_labels=omega_labels)
-    script = tmp_path / "on_jax.py"
-    script.write_text(
-        f"""
-import sys, json
-
-class NoTensorFlow:
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] == "tensorflow":
-            raise ModuleNotFoundError("No module named 'tensorflow'", name="tensorflow")
-
-sys.meta_path.insert(0, NoTensorFlow())
-import jax, numpy as np
-from dmrh_tf.methods.ddsh_loss import ddsh_loss
-case = np.load({str(tmp_path / "case.npz")!r})
-def f(h):
-    omega = case["codes"], case["omega_labels"], {ratio!r}
-    return ddsh_loss(h, case["labels"], *omega, num_rows=8, num_gamma=20)
-value, gradient = jax.value_and_grad(f)(case["h"])
-print(json.dumps({{"value": float(value), "gradient": np.asarray(gradient).tolist()}}))
-"""
-    )
-    environment = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
-    repo = Path(__file__).resolve().parent.parent
-    result = subprocess.run(
-        [sys.executable, str(script)], cwd=repo, env=environment, capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    out = json.loads(result.stdout.strip().splitlines()[-1])
+    body = f"""
+        import jax
+        from dmrh_tf.methods.ddsh_loss import ddsh_loss
+        def f(h):
+            omega = inputs["codes"], inputs["omega_labels"], {ratio!r}
+            return ddsh_loss(h, inputs["labels"], *omega, num_rows=8, num_gamma=20)
+        value, gradient = jax.value_and_grad(f)(inputs["h"])
+        print(json.dumps({{"value": float(value), "gradient": np.asarray(gradient).tolist()}}))
+        """
+    out = run_without_tensorflow(tmp_path, body, h=h, labels=labels, codes=codes, omega_labels=omega_labels)
     assert out["value"] == pytest.approx(numpy_loss(h.astype(float), soft, codes, 8, 20), rel=1e-5)
     expected = numpy_gradient(h.astype(float), soft, codes, 8, 20)
     np.testing.assert_allclose(out["gradient"], expected, rtol=1e-4, atol=1e-6)

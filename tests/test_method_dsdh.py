@@ -3,24 +3,16 @@ against the objective it minimises, the authors' loop and brute force, the loss 
 reference (values and gradients), the α derivation, distributed additivity, serialization, JAX."""
 
 import itertools
-import json
-import os
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from method_support import memory_whole_and_split, run_without_tensorflow
 
 from dmrh_tf.methods.columns import Columns
 from dmrh_tf.methods.dsdh_loss import DSDHLoss, dsdh_loss, dsdh_quantization_weight
 from dmrh_tf.methods.dsdh_steps import dsdh_b_column, dsdh_b_step, dsdh_w_step
-
-REPO = Path(__file__).resolve().parent.parent
-
 
 # ---------------------------------------------------------------- NumPy references (independent)
 
@@ -289,27 +281,17 @@ def test_halves_add_up_to_the_global_batch(multi_label):
     """Two replicas' rows, each with its own Columns (same memory and global batch, same_image sliced):
     the losses and the gradients w.r.t. h add up to the one-device loss (W is the global batch's)."""
     h, labels, memory, memory_labels, same_image = memory_setup(9, multi_label)
-    loss_fn = DSDHLoss(eta=55.0)
-    variable = tf.Variable(h)
-    with tf.GradientTape(persistent=True) as tape:
-        whole = loss_fn.compute_terms(
-            variable, labels, columns_for(slice(None), memory, memory_labels, same_image, h, labels)
-        )
-        parts = [
-            loss_fn.compute_terms(
-                variable[rows], labels[rows], columns_for(rows, memory, memory_labels, same_image, h, labels)
-            )
-            for rows in (slice(0, 2), slice(2, 6))
-        ]
-    np.testing.assert_allclose(float(parts[0][0] + parts[1][0]), float(whole[0]), rtol=1e-6)
-    for t in range(2):
-        np.testing.assert_allclose(float(parts[0][1][t] + parts[1][1][t]), float(whole[1][t]), rtol=1e-6)
-    np.testing.assert_allclose(
-        tape.gradient(parts[0][0], variable) + tape.gradient(parts[1][0], variable),
-        tape.gradient(whole[0], variable),
-        rtol=1e-5,
-        atol=1e-8,
+    whole, split = memory_whole_and_split(
+        DSDHLoss(eta=55.0),
+        h,
+        labels,
+        lambda rows: columns_for(rows, memory, memory_labels, same_image, h, labels),
+        (slice(0, 2), slice(2, 6)),
     )
+    np.testing.assert_allclose(float(split[0]), float(whole[0]), rtol=1e-6)
+    for t in range(2):
+        np.testing.assert_allclose(float(split[1][t]), float(whole[1][t]), rtol=1e-6)
+    np.testing.assert_allclose(split[2], whole[2], rtol=1e-5, atol=1e-8)
 
 
 def test_two_mirrored_replicas_equal_one_device():
@@ -344,45 +326,23 @@ def test_loss_on_jax_inside_jit_equals_tensorflow(tmp_path):
     with tf.GradientTape() as tape:
         loss, _ = DSDHLoss(eta=55.0).compute_terms(variable, labels, columns)
     gradient = tape.gradient(loss, variable).numpy()
-    np.savez(tmp_path / "inputs.npz", h=h, labels=labels, memory=memory, memory_labels=memory_labels)
-    script = tmp_path / "on_jax.py"
-    script.write_text(
-        textwrap.dedent(
-            """
-            import json, sys
+    body = """
+        import jax
+        from dmrh_tf.methods.columns import Columns
+        from dmrh_tf.methods.dsdh_loss import DSDHLoss
 
-            class NoTensorFlow:  # keep TensorFlow out: JAX alone, as on a machine without it
-                def find_spec(self, name, path=None, target=None):
-                    if name.split(".")[0] == "tensorflow":
-                        raise ModuleNotFoundError("No module named 'tensorflow'", name="tensorflow")
+        x = inputs
+        loss_fn = DSDHLoss(eta=55.0)
 
-            sys.meta_path.insert(0, NoTensorFlow())
-            import jax, numpy as np
-            from dmrh_tf.methods.columns import Columns
-            from dmrh_tf.methods.dsdh_loss import DSDHLoss
+        def value(h):
+            columns = Columns(x["memory"], x["memory_labels"], None, 6, x["h"], x["labels"])
+            return loss_fn.compute_terms(h, x["labels"], columns)[0]
 
-            x = np.load(sys.argv[1])
-            loss_fn = DSDHLoss(eta=55.0)
-
-            def value(h):
-                columns = Columns(x["memory"], x["memory_labels"], None, 6, x["h"], x["labels"])
-                return loss_fn.compute_terms(h, x["labels"], columns)[0]
-
-            loss, gradient = jax.jit(jax.value_and_grad(value))(x["h"])
-            print(json.dumps({"loss": float(loss), "gradient": np.asarray(gradient).tolist()}))
-            """
-        )
-    )
-    environment = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(REPO)}
-    result = subprocess.run(
-        [sys.executable, str(script), str(tmp_path / "inputs.npz")],
-        cwd=REPO,
-        env=environment,
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    on_jax = json.loads(result.stdout.strip().splitlines()[-1])
+        loss, gradient = jax.jit(jax.value_and_grad(value))(x["h"])
+        print(json.dumps({"loss": float(loss), "gradient": np.asarray(gradient).tolist()}))
+        """
+    arrays = {"h": h, "labels": labels, "memory": memory, "memory_labels": memory_labels}
+    on_jax = run_without_tensorflow(tmp_path, body, **arrays)
     assert on_jax["loss"] == pytest.approx(float(loss), rel=1e-5)
     np.testing.assert_allclose(on_jax["gradient"], gradient, rtol=1e-4, atol=1e-7)
 

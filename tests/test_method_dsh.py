@@ -1,22 +1,18 @@
 """DSHLoss against the authors' Caffe layer (a NumPy port of its loop), a NumPy reference of the
 formula, finite differences and a hand-checked case; the split over replicas; serialization; JAX."""
 
-import json
-import os
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
-
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from method_support import (
+    in_batch_whole_and_split,
+    random_batch,
+    run_without_tensorflow,
+    tf_value_and_gradient,
+)
 
-from dmrh_tf.methods.columns import Columns
 from dmrh_tf.methods.dsh_loss import DSHLoss, dsh_loss
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def caffe_layer(h, labels, margin, tradeoff):
@@ -58,22 +54,6 @@ def numpy_loss(h, labels, margin, alpha, rows=None):
     pairs = 0.25 * terms.sum() / (rows * (rows - 1))
     regularizer = np.abs(np.abs(h) - 1).sum() / rows
     return pairs + alpha * regularizer, pairs, regularizer
-
-
-def random_batch(rng, rows=6, bits=6, classes=3, multi_label=False):
-    h = rng.normal(0, 1.0, (rows, bits))
-    if multi_label:
-        labels = (rng.random((rows, classes)) < 0.4).astype(float)
-    else:
-        labels = np.eye(classes)[rng.integers(0, classes, rows)]
-    return h, labels
-
-
-def tf_value_and_gradient(loss, h, labels):
-    variable = tf.Variable(h.astype("float32"))
-    with tf.GradientTape() as tape:
-        value = loss(labels.astype("float32"), variable)
-    return float(value), tape.gradient(value, variable).numpy()
 
 
 def test_hand_checked_case():
@@ -136,38 +116,17 @@ def test_gradient_matches_finite_differences_of_the_reference():
     np.testing.assert_allclose(gradient, numeric, rtol=1e-4, atol=1e-6)
 
 
-def replica_columns(h, labels, rows):
-    """The Columns the trainer hands one replica holding `rows` of the global batch `h`."""
-    return Columns(
-        h=h,
-        labels=labels,
-        same_image=tf.gather(tf.eye(h.shape[0]), rows),
-        num_rows=h.shape[0],
-        batch_h=tf.stop_gradient(h),
-        batch_labels=labels,
-    )
-
-
 @pytest.mark.parametrize("multi_label", [False, True])
 def test_replicas_add_up_to_the_global_batch(multi_label):
     """Two replicas with 3 and 5 of the 8 rows: losses, terms and gradients add up to one device's."""
     rng = np.random.default_rng(4)
     h, labels = random_batch(rng, rows=8, multi_label=multi_label)
     labels = tf.constant(labels, "float32")
-    loss = DSHLoss(alpha=0.2)
-    variable = tf.Variable(h.astype("float32"))
-    with tf.GradientTape(persistent=True) as tape:
-        whole, whole_terms = loss.compute_terms(variable, labels, Columns.in_batch(variable, labels))
-        parts = []
-        for rows in (np.arange(3), np.arange(3, 8)):
-            columns = replica_columns(variable, labels, rows)
-            parts.append(loss.compute_terms(tf.gather(variable, rows), tf.gather(labels, rows), columns))
-        split = parts[0][0] + parts[1][0]
-    assert float(split) == pytest.approx(float(whole), rel=1e-6)
+    whole, split = in_batch_whole_and_split(DSHLoss(alpha=0.2), h, labels, (np.arange(3), np.arange(3, 8)))
+    assert float(split[0]) == pytest.approx(float(whole[0]), rel=1e-6)
     for k in range(2):
-        assert float(parts[0][1][k] + parts[1][1][k]) == pytest.approx(float(whole_terms[k]), rel=1e-6)
-    gradients = [tape.gradient(value, variable) for value in (split, whole)]
-    np.testing.assert_allclose(*gradients, rtol=1e-5, atol=1e-7)
+        assert float(split[1][k]) == pytest.approx(float(whole[1][k]), rel=1e-6)
+    np.testing.assert_allclose(split[2], whole[2], rtol=1e-5, atol=1e-7)
 
 
 def test_default_margin_is_twice_the_bits():
@@ -205,31 +164,14 @@ def test_same_value_and_gradient_on_jax(tmp_path):
     rng = np.random.default_rng(7)
     h, labels = random_batch(rng, multi_label=True)
     value, gradient = tf_value_and_gradient(DSHLoss(alpha=0.1), h, labels)
-    np.savez(tmp_path / "inputs.npz", h=h.astype("float32"), labels=labels.astype("float32"))
-    script = tmp_path / "on_jax.py"
-    script.write_text(
-        textwrap.dedent(
-            """
-            import sys
-            class NoTensorFlow:
-                def find_spec(self, name, path=None, target=None):
-                    if name.split(".")[0] == "tensorflow":
-                        raise ModuleNotFoundError("No module named 'tensorflow'", name="tensorflow")
-            sys.meta_path.insert(0, NoTensorFlow())
-            import json, jax, keras, numpy as np
-            from dmrh_tf.methods.dsh_loss import DSHLoss
-            assert keras.backend.backend() == "jax"
-            inputs = np.load(sys.argv[1] + "/inputs.npz")
-            loss = DSHLoss(alpha=0.1)
-            value, gradient = jax.value_and_grad(lambda h: loss(inputs["labels"], h))(inputs["h"])
-            print(json.dumps({"value": float(value), "gradient": np.asarray(gradient).tolist()}))
-            """
-        )
-    )
-    environment = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(REPO)}
-    command = [sys.executable, str(script), str(tmp_path)]
-    result = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-3000:]
-    on_jax = json.loads(result.stdout.strip().splitlines()[-1])
+    body = """
+        import jax, keras
+        from dmrh_tf.methods.dsh_loss import DSHLoss
+        assert keras.backend.backend() == "jax"
+        loss = DSHLoss(alpha=0.1)
+        value, gradient = jax.value_and_grad(lambda h: loss(inputs["labels"], h))(inputs["h"])
+        print(json.dumps({"value": float(value), "gradient": np.asarray(gradient).tolist()}))
+        """
+    on_jax = run_without_tensorflow(tmp_path, body, h=h.astype("float32"), labels=labels.astype("float32"))
     assert on_jax["value"] == pytest.approx(value, rel=1e-5)
     np.testing.assert_allclose(on_jax["gradient"], gradient, rtol=1e-5, atol=1e-7)
