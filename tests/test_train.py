@@ -58,9 +58,9 @@ def test_smoke_run_writes_the_whole_run_directory(tmp_path):
     assert loaded_config.bits == 16 and model.output["codes"].shape[-1] == 16
 
 
-def test_resume_after_a_kill_continues_without_losing_epochs(tmp_path):
-    run_dir = tmp_path / "run"
-    args = [*TINY, "--run-dir", str(run_dir), "--epochs", "4"]
+def _kill_after_an_epoch(args, run_dir):
+    """Start `python -m dmrh_tf.train ARGS`, SIGKILL it once its backup holds a finished epoch, and
+    return how many epochs the backup says are done."""
     process = subprocess.Popen(
         [sys.executable, "-m", "dmrh_tf.train", *args],
         stdout=subprocess.DEVNULL,
@@ -79,7 +79,13 @@ def test_resume_after_a_kill_continues_without_losing_epochs(tmp_path):
         os.killpg(process.pid, signal.SIGKILL)
     finally:
         process.wait(30)
-    done = json.loads(metadata.read_text())["epoch"] + 1
+    return json.loads(metadata.read_text())["epoch"] + 1
+
+
+def test_resume_after_a_kill_continues_without_losing_epochs(tmp_path):
+    run_dir = tmp_path / "run"
+    args = [*TINY, "--run-dir", str(run_dir), "--epochs", "4"]
+    done = _kill_after_an_epoch(args, run_dir)
     assert 1 <= done < 4 and not (run_dir / "results.json").exists()
     result = _train(args)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -202,25 +208,7 @@ def test_a_method_with_discrete_steps_resumes_after_a_kill(tmp_path, method):
     the run continues at the next epoch with its state, and ADSH's database codes are written."""
     run_dir = tmp_path / "run"
     args = [*TINY, "--method", method, "--adsh-omega", "64", "--run-dir", str(run_dir), "--epochs", "3"]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "dmrh_tf.train", *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=_env(),
-        start_new_session=True,
-    )
-    metadata = run_dir / "backup" / "training_metadata.json"
-    deadline = time.time() + 240
-    try:
-        while time.time() < deadline and process.poll() is None:
-            if metadata.exists() and json.loads(metadata.read_text() or "{}").get("epoch", -1) >= 0:
-                break
-            time.sleep(0.05)
-        assert process.poll() is None, "the run ended before it could be killed"
-        os.killpg(process.pid, signal.SIGKILL)
-    finally:
-        process.wait(30)
-    done = json.loads(metadata.read_text())["epoch"] + 1
+    done = _kill_after_an_epoch(args, run_dir)
     assert 1 <= done < 3
     result = _train(args)
     assert result.returncode == 0, result.stderr[-3000:]

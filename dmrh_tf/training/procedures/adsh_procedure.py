@@ -12,7 +12,7 @@ import keras
 import numpy as np
 
 from dmrh_tf.methods.adsh_steps import adsh_sample_omega, adsh_soft_ratio, adsh_v_step
-from dmrh_tf.training.procedures.procedure import Procedure
+from dmrh_tf.training.procedures.procedure import MethodSteps, Procedure
 
 log = logging.getLogger(__name__)
 
@@ -51,15 +51,8 @@ class ADSHProcedure(Procedure):
         return np.where(codes > 0, 1, -1).astype(np.int8)
 
 
-class ADSHSteps(keras.callbacks.Callback):
+class ADSHSteps(MethodSteps):
     """Sets S̃'s ratio r for Ω_t before epoch t and runs the V-step after it."""
-
-    def __init__(self, procedure, trainer, labels, config):
-        super().__init__()
-        self.procedure = procedure
-        self.trainer = trainer
-        self.labels = np.asarray(labels, np.float32)
-        self.config = config
 
     def _omega(self, epoch):
         return self.procedure.omega(self.config, len(self.labels), epoch)

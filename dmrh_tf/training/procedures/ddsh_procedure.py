@@ -12,7 +12,7 @@ import keras
 import numpy as np
 
 from dmrh_tf.methods.ddsh_steps import ddsh_omega_step, ddsh_sample_omega, ddsh_soft_similarity
-from dmrh_tf.training.procedures.procedure import Procedure
+from dmrh_tf.training.procedures.procedure import MethodSteps, Procedure
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +35,8 @@ class DDSHProcedure(Procedure):
         return [DDSHSteps(self, trainer, train_split.labels, config)]
 
 
-class DDSHSteps(keras.callbacks.Callback):
+class DDSHSteps(MethodSteps):
     """Before each epoch: B_Ω by the Ω-step, with Ω's labels and S̃'s ratio r for the loss."""
-
-    def __init__(self, procedure, trainer, labels, config):
-        super().__init__()
-        self.procedure = procedure
-        self.trainer = trainer
-        self.labels = np.asarray(labels, np.float32)
-        self.config = config
 
     def on_train_begin(self, logs=None):
         memory = self.trainer.memory_h

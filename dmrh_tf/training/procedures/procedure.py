@@ -3,6 +3,9 @@
 import json
 import os
 
+import keras
+import numpy as np
+
 from dmrh_tf.data import train_dataset
 from dmrh_tf.model import input_side
 from dmrh_tf.training import run_dir as rd
@@ -57,3 +60,15 @@ def finished_epochs(run_dir):
             with open(path) as f:
                 return int(json.load(f)[key])
     return 0
+
+
+class MethodSteps(keras.callbacks.Callback):
+    """Base of a method's discrete steps between epochs, with what they work on: the procedure (its
+    Ω plan), the trainer (its memory and state) and the training labels."""
+
+    def __init__(self, procedure, trainer, labels, config):
+        super().__init__()
+        self.procedure = procedure
+        self.trainer = trainer
+        self.labels = np.asarray(labels, np.float32)
+        self.config = config
