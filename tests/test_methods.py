@@ -33,12 +33,12 @@ def _splits():
     return Splits(name="colours", train=train, query=_separable_split(1, per_class=4), database=train)
 
 
-def _config(method):
-    """A tiny run of `method`: N = 1 (the baselines' setting), width 1/32, batch 16."""
+def _config(method, regions=1):
+    """A tiny run of `method`: N = 1 (the baselines' setting) unless given, width 1/32, batch 16."""
     config = Config(
         method=method,
         bits=16,
-        regions=1,
+        regions=regions,
         width=1 / 32,
         batch_size=16,
         epochs=6,
@@ -55,9 +55,9 @@ def _config(method):
 
 
 @functools.cache
-def _train(method):
+def _train(method, regions=1):
     """(trainer, history, results) of a tiny run of `method` (trained once per test session)."""
-    config = _config(method)
+    config = _config(method, regions)
     splits = _splits()
     procedure = METHOD_SPECS[method].procedure
     steps = procedure.steps_per_epoch(config, len(splits.train))
@@ -83,6 +83,13 @@ def test_a_few_steps_lower_the_loss_and_beat_chance(method):
     assert np.all(np.isfinite(losses)) and losses[-1] < losses[first], losses
     assert set(history) >= {"loss", *trainer.hashing_loss.terms}
     assert results["map_at_k"] > 0.6, results  # chance: 0.25 (4 balanced classes)
+
+
+def test_a_baseline_with_dmrh_regions_trains():
+    """`--method dsh --regions 2`: DSH's loss on DMRH's 2×2 region grid and mean fusion."""
+    trainer, history, results = _train("dsh", regions=2)
+    assert trainer.encoder.output["region_outputs"].shape[1:3] == (2, 2)
+    assert history["loss"][-1] < history["loss"][0] and results["map_at_k"] > 0.6
 
 
 def test_adsh_evaluates_with_its_learned_database_codes():
