@@ -37,9 +37,7 @@ class Config:
     weighting: str = "magnitude"  # region fusion: the paper's mean (|u|-weighted signs), or "learned"
     pretrained: str | None = None  # path to MatConvNet imagenet-vgg-f.mat (needs normalization="lrn")
     # --- method (docs/methods.md; each method's settings below are its authors' defaults) ---
-    method: str = (
-        "dmrh"  # dmrh, or a deep baseline: dpsh, dsh, dsdh, dch, ddsh, adsh (N = 1 unless --regions)
-    )
+    method: str = "dmrh"  # dmrh, or a deep baseline (dpsh dsh dsdh dch ddsh adsh) at N = 1 by default
     # --- loss (DMRH) ---
     eta: float = 0.02  # weight of the quantization term (the paper's η)
     loss_mode: str = "memory"  # "memory": batch vs all n training codes (release); "batch": in-batch pairs
