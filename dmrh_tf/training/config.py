@@ -53,9 +53,7 @@ class Config:
     # --- DCH (Cao et al., CVPR 2018) ---
     dch_gamma: float = 20.0  # Cauchy scale γ: a pair's probability is ½ at distance γ
     dch_lambda: float = 0.1  # weight of the Cauchy quantization term
-    dch_distance: str = (
-        "cosine"  # "cosine": the paper's (K/2)(1 − cos); "euclidean_tanh": the official code's
-    )
+    dch_distance: str = "cosine"  # the paper's (K/2)(1 − cos), or "euclidean_tanh" (official code)
     # --- DDSH (Jiang et al., TIP 2018): each epoch is one (Ω-step, pass over the data) iteration ---
     ddsh_omega: int = 100  # |Ω|, the sampled points whose codes are solved discretely (authors: 100)
     ddsh_iterations: int = 3  # epochs per Ω sample (authors: 3; 150 epochs = 50 samples in all)
