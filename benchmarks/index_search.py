@@ -21,16 +21,22 @@ queries:
 Milvus rows (`backend: milvus`): the same codes inserted through `HammingIndex(bits, "milvus")` into
 Milvus Lite in a temporary file (or `--milvus-uri http://host:19530`, a server): `insert_s` and
 `inserts_per_s` (the add, id-uniqueness check included), `flush_s`, search time, recall, and
-`disk_mb` (the Lite database directory after a flush; not measurable on a server). BIN_FLAT
-must agree with faiss id for id (`agrees_with_faiss`, ties included). BIN_IVF_FLAT (nprobe
-sweep) needs a server: Milvus Lite 2.5 builds only BIN_FLAT, so on Lite its row says `skipped`.
+`index_s` (after the flush: until Milvus has built the index of every row, plus a release and
+reload of the collection, so that every segment is searched through its index; until then
+Milvus searches unindexed segments by brute force) and `disk_mb` (the growth of the Lite
+database directory; on a server on this machine, of its binlogs and index files under
+`--milvus-data-dir`, its `data/` storage directory; else null). BIN_FLAT must agree with faiss
+id for id (`agrees_with_faiss`, ties included). BIN_IVF_FLAT (nprobe sweep) needs a server:
+Milvus Lite 2.5 builds only BIN_FLAT, so on Lite its row says `skipped`.
 
 Memory: `index_file_mb` / `bytes_per_code` is the saved index file (codes, search structure, int64
 ids), which is what the index holds in memory once built. (The RSS growth of one build inside this
 process is not a usable measure: glibc serves it from memory freed by earlier steps, so it often
 reads 0.) `peak_rss_mb` is the whole run's peak resident memory, data and TensorFlow (imported by
 `dmrh_tf`) included.
-No timing is asserted anywhere; results go to benchmarks/results/index_search.json.
+No timing is asserted anywhere; results go to benchmarks/results/index_search.json, which each run
+overwrites whole: the server run (`--milvus-uri http://127.0.0.1:19530 --milvus-data-dir …`) went to
+`--out benchmarks/results/index_search_milvus_server.json` instead.
 """
 
 import argparse
@@ -76,6 +82,11 @@ def parse_args(argv=None):
         "--milvus-uri",
         default=None,
         help="Milvus for the milvus rows (default: Milvus Lite in a temporary file, BIN_FLAT only)",
+    )
+    parser.add_argument(
+        "--milvus-data-dir",
+        default=None,
+        help="a Milvus server's local storage directory (its `data/`), for the server rows' disk_mb",
     )
     parser.add_argument("--no-milvus", action="store_true", help="skip the milvus rows")
     parser.add_argument("--seed", type=int, default=0)
@@ -207,6 +218,7 @@ def run_milvus(name, packed_db, packed_q, exact_d, exact_ids, args):
                 continue
             collection = f"index_search_{name}_{index_type.lower()}_{os.getpid()}"
             params = {"uri": uri, "collection": collection, "index_type": index_type}
+            stored_before = _stored_bytes(uri, directory, args.milvus_data_dir)
             start = time.perf_counter()
             index = HammingIndex(args.bits, "milvus", **params)
             index.add(packed_db)
@@ -214,11 +226,16 @@ def run_milvus(name, packed_db, packed_q, exact_d, exact_ids, args):
             start = time.perf_counter()
             index.save(os.path.join(directory, "pointer.index"))  # flushes the collection
             flush_s = time.perf_counter() - start
+            start = time.perf_counter()
+            _wait_indexed_and_reload(uri, collection, len(packed_db))
+            index_s = time.perf_counter() - start
+            stored = _stored_bytes(uri, directory, args.milvus_data_dir)
             build_row = {
                 "insert_s": round(insert_s, 3),
                 "inserts_per_s": round(len(packed_db) / insert_s),
                 "flush_s": round(flush_s, 3),
-                "disk_mb": round(_tree_size(directory) / 2**20, 1) if is_local(uri) else None,
+                "index_s": round(index_s, 3),
+                "disk_mb": None if stored is None else round((stored - stored_before) / 2**20, 1),
             }
             settings = [{}] if index_type == "BIN_FLAT" else [{"nprobe": p} for p in MILVUS_NPROBES]
             for setting in settings:
@@ -238,6 +255,42 @@ def run_milvus(name, packed_db, packed_q, exact_d, exact_ids, args):
     return rows
 
 
+def _wait_indexed_and_reload(uri, collection, n, timeout_s=3600):
+    """Wait until Milvus has built the index of every flushed row, then release and load the
+    collection, so the timed searches go through the index of every (sealed) segment.
+
+    Milvus builds indexes in the background after a flush; until a segment's index is built and
+    handed to the query node, the segment is searched by brute force (exact: a BIN_IVF_FLAT row
+    timed then would read recall 1.0). Milvus Lite reports no indexed rows (it builds in-process):
+    nothing to wait for.
+    """
+    if is_local(uri):
+        return
+    client = connect(uri)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        info = client.describe_index(collection, "code")
+        if int(info.get("indexed_rows", 0)) >= n and int(info.get("pending_index_rows", 0)) == 0:
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"Milvus indexed {info.get('indexed_rows')} of {n} rows in {timeout_s} s")
+        time.sleep(1.0)
+    client.release_collection(collection)
+    client.load_collection(collection)
+
+
+def _stored_bytes(uri, directory, server_data_dir):
+    """Bytes stored: the Lite database directory, or a local server's binlogs and index files
+    (under its storage directory: insert_log, stats_log, delta_log, index_files; not its WAL,
+    rocksmq); None for a server without `--milvus-data-dir`."""
+    if is_local(uri):
+        return _tree_size(directory)
+    if server_data_dir is None:
+        return None
+    parts = ("insert_log", "stats_log", "delta_log", "index_files")
+    return sum(_tree_size(os.path.join(server_data_dir, part)) for part in parts)
+
+
 def _tree_size(directory):
     return sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(directory) for f in files)
 
@@ -255,6 +308,8 @@ def main(argv=None):
         # barrier and 2 threads can be several times slower than 1: pin the count to compare.
         faiss.omp_set_num_threads(args.threads)
     facts = machine(faiss=faiss.__version__, faiss_threads=faiss.omp_get_max_threads())
+    if args.milvus_uri and not args.no_milvus and not is_local(args.milvus_uri):
+        facts["milvus_server"] = connect(args.milvus_uri).get_server_version()
     logger.info("machine: %s", facts)
     rng = np.random.default_rng(args.seed)
     centres = uniform_codes(rng, args.centres, args.bits)
