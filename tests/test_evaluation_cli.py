@@ -52,8 +52,8 @@ def test_runs_and_baselines_make_one_table(tmp_path, run_dir, caplog):
         main(["--baselines", "lsh", "--bits", "4", "--out", str(out), *_data(train_size=32)])
 
 
-def test_baselines_on_given_features(tmp_path):
-    """Features from an .npz (here: the labels plus noise, so retrieval is easy)."""
+def _label_features(tmp_path):
+    """The test data's splits, and features.npz in `tmp_path` = 4·labels + noise (easy retrieval)."""
     from dmrh_tf.data import load_splits
 
     splits = load_splits(Config(**DATA))
@@ -63,6 +63,12 @@ def test_baselines_on_given_features(tmp_path):
         for name in ("train", "query", "database")
     }
     np.savez(tmp_path / "features.npz", **arrays)
+    return splits, arrays
+
+
+def test_baselines_on_given_features(tmp_path):
+    """Features from an .npz (here: the labels plus noise, so retrieval is easy)."""
+    _label_features(tmp_path)
     argv = ["--baselines", "itq", "--bits", "6", "--features", str(tmp_path / "features.npz")]
     main([*argv, "--map-k", "10", "--out", str(tmp_path), *_data()])
     results = json.loads((tmp_path / "results.json").read_text())
@@ -73,15 +79,8 @@ def test_supervised_baseline_gets_the_training_labels_of_its_rows(tmp_path, monk
     """FSSH fit on a 25-row `--fit-size` subset of given features: it receives the labels of exactly those
     rows (each fitted row found in the .npz by value), and scores well (features = 4·labels + noise)."""
     import dmrh_tf.evaluate as evaluate_module
-    from dmrh_tf.data import load_splits
 
-    splits = load_splits(Config(**DATA))
-    rng = np.random.default_rng(0)
-    arrays = {
-        name: 4 * getattr(splits, name).labels + rng.normal(size=getattr(splits, name).labels.shape)
-        for name in ("train", "query", "database")
-    }
-    np.savez(tmp_path / "features.npz", **arrays)
+    splits, arrays = _label_features(tmp_path)
     calls = []
 
     def recording_fit(name, train, bits, seed=0, labels=None):
