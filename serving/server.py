@@ -170,11 +170,14 @@ class ModelServer:
         UNAVAILABLE, which clients retry on another replica; then the ports close.
         """
         self.health.enter_graceful_shutdown()
-        if not self.core.close(grace):
+        drained = self.core.close(grace)
+        if not drained:
             log.warning("Requests still running after %.1f s; stopping anyway", grace)
         if self.rest is not None:
             self.rest.stop()
-        self._server.stop(0).wait()
+        # A drained handler has returned, but its response may still be on its way out: a short grace
+        # lets gRPC send it (stop(0) cancelled such responses with UNAVAILABLE "Cancelling all calls").
+        self._server.stop(_RESPONSE_FLUSH_SECONDS if drained else 0).wait()
         self.manager.stop()
         log.info("Server stopped")
 
@@ -184,6 +187,9 @@ class ModelServer:
 
     def __exit__(self, *exc):
         self.stop(grace=1.0)
+
+
+_RESPONSE_FLUSH_SECONDS = 1.0  # after the drain: time for the last responses to leave
 
 
 def _server_paths(base_path):
