@@ -195,7 +195,7 @@ def _database_codes(run_dir, splits):
     codes = read_database_codes(run_dir)
     if codes is None:
         return None
-    if not np.array_equal(splits.database.ids, splits.train.ids) or len(codes) != len(splits.database):
+    if not splits.database_is_train or len(codes) != len(splits.database):
         log.warning("%s: its database codes are for its training split, not this database", run_dir)
         return None
     log.info("%s: the database is the run's learned codes (%s)", run_dir, codes.shape)

@@ -95,7 +95,7 @@ def evaluate_codes(encoder, splits, config, database_codes=None):
     when the database is the training split (the DMRH protocol); otherwise the network encodes it.
     """
     query = encode_split(encoder, splits.query, progress=config.verbose > 0)
-    if database_codes is not None and not np.array_equal(splits.database.ids, splits.train.ids):
+    if database_codes is not None and not splits.database_is_train:
         log.warning("the database is not the training split: encoding it with the network instead")
         database_codes = None
     if database_codes is None:

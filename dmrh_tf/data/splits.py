@@ -59,5 +59,11 @@ class Splits:
     def num_classes(self):
         return self.train.labels.shape[1]
 
+    @property
+    def database_is_train(self):
+        """True under the DMRH protocol (database = training split, same images in the same order),
+        where a method's learned codes of the training images (ADSH's V) can serve as the database."""
+        return np.array_equal(self.database.ids, self.train.ids)
+
     def sizes(self):
         return {"train": len(self.train), "query": len(self.query), "database": len(self.database)}
