@@ -121,3 +121,16 @@ def test_a_method_sampling_plan_sets_each_epochs_rows_and_ends():
     np.testing.assert_array_equal(got, plan[1:].ravel())
     with pytest.raises(ValueError, match="epoch_rows must be"):
         train_dataset(split, SIDE, 2, steps_per_epoch=3, epoch_rows=plan)
+
+
+@pytest.mark.parametrize("source", [(28, 28), (300, 200), (20, 300)])
+def test_resize_equals_the_antialiased_resize_static_or_dynamic_shapes(source):
+    """Antialiasing runs only where an image shrinks; upsampled pixels are the same without it."""
+    image = np.random.default_rng(0).integers(0, 256, (2, *source, 3), dtype=np.uint8)
+    want = tf.image.resize(tf.cast(image, tf.float32), (SIDE, SIDE), "bilinear", antialias=True)
+    want = np.clip(want.numpy(), 0, 255)
+    dynamic = tf.function(
+        lambda x: resize_images(x, SIDE), input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8)]
+    )
+    for got in (resize_images(image, SIDE).numpy(), dynamic(image).numpy()):
+        np.testing.assert_allclose(got, want, atol=2e-3)

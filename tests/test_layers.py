@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 from dmrh_tf import BinaryCode, LocalResponseNormalization, RegionFusion, SyncBatchNormalization
+from dmrh_tf.model import MatmulConv2D, PixelNormalization, SpaceToDepthConv2D
 
 
 def test_lrn_matches_tensorflow():
@@ -70,6 +71,9 @@ def test_binary_code_maps_zero_to_minus_one_and_stops_gradient():
         RegionFusion(weighting="learned"),
         BinaryCode(),
         SyncBatchNormalization(momentum=0.9, epsilon=1e-5),
+        SpaceToDepthConv2D(8, 11, strides=4, use_bias=False),
+        MatmulConv2D(8, 6),
+        PixelNormalization(axis=-1),
     ],
     ids=lambda layer: type(layer).__name__,
 )
@@ -85,3 +89,61 @@ def test_sync_batch_norm_is_synchronized_on_tensorflow():
     layer = SyncBatchNormalization()
     assert layer.synchronized and layer.get_config()["synchronized"]
     assert not SyncBatchNormalization(synchronized=False).synchronized
+
+
+def _outputs_and_gradients(layer, x):
+    x = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x)
+        upstream = np.random.default_rng(2).normal(size=y.shape).astype("float32")
+        total = tf.reduce_sum(y * upstream)
+    return (y, *tape.gradient(total, [x, *layer.trainable_weights]))
+
+
+@pytest.mark.parametrize(
+    "fast, kwargs, side",
+    [
+        (SpaceToDepthConv2D, dict(filters=6, kernel_size=11, strides=4), 224),  # conv1 at N = 1
+        (SpaceToDepthConv2D, dict(filters=6, kernel_size=11, strides=4), 227),  # pixels left over
+        (SpaceToDepthConv2D, dict(filters=6, kernel_size=11, strides=4), 230),  # blocks padded
+        (SpaceToDepthConv2D, dict(filters=4, kernel_size=(5, 3), strides=2), 17),
+        (MatmulConv2D, dict(filters=5, kernel_size=6), 9),
+        (MatmulConv2D, dict(filters=5, kernel_size=1), 3),
+    ],
+)
+def test_fast_convolutions_equal_conv2d(fast, kwargs, side):
+    """Same weights, same outputs and gradients (input and weights) as `keras.layers.Conv2D`."""
+    x = np.random.default_rng(0).uniform(-1, 1, (2, side, side, 3)).astype("float32")
+    reference, layer = keras.layers.Conv2D(**kwargs), fast(**kwargs)
+    reference.build(x.shape)
+    layer.build(x.shape)
+    rng = np.random.default_rng(1)
+    layer.set_weights([rng.normal(size=w.shape).astype("float32") for w in reference.get_weights()])
+    reference.set_weights(layer.get_weights())
+    for got, want in zip(_outputs_and_gradients(layer, x), _outputs_and_gradients(reference, x)):
+        # float32 sums in another order: equal to a millionth of the largest value
+        np.testing.assert_allclose(got, want, rtol=0, atol=2e-6 * np.abs(want).max())
+
+
+def test_fast_convolutions_reject_what_they_do_not_compute():
+    with pytest.raises(ValueError, match="SpaceToDepthConv2D supports"):
+        SpaceToDepthConv2D(4, 3, strides=1)
+    with pytest.raises(ValueError, match="SpaceToDepthConv2D supports"):
+        SpaceToDepthConv2D(4, 3, strides=2, padding="same")
+    with pytest.raises(ValueError, match="MatmulConv2D supports"):
+        MatmulConv2D(4, 3, strides=2)
+
+
+def test_pixel_normalization_equals_keras_normalization():
+    mean, variance = np.array([120.0, 110.0, 100.0]), np.array([3000.0, 0.0, 900.0])  # 0: epsilon
+    x = np.random.default_rng(0).uniform(0, 255, (3, 7, 5, 3)).astype("float32")
+    reference = keras.layers.Normalization(axis=-1, mean=mean, variance=variance)
+    layer = PixelNormalization(axis=-1)
+    layer.build(x.shape)
+    layer.adapt_mean.assign(mean)
+    layer.adapt_variance.assign(variance)
+    layer.finalize_state()
+    np.testing.assert_allclose(layer(x), reference(x), rtol=1e-4, atol=1e-5)
+    inverse = PixelNormalization(axis=-1, mean=mean, variance=variance, invert=True)
+    np.testing.assert_allclose(inverse(layer(x)), x, rtol=1e-4, atol=1e-2)  # Keras's own path

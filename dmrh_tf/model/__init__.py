@@ -6,7 +6,8 @@
 - `cnnf`: the CNN-F layer table as a fully convolutional backbone giving an N×N grid of region outputs.
 - `cnnf_weights`: MatConvNet's `imagenet-vgg-f.mat` into that backbone.
 - One layer per file: `RegionFusion`, `BinaryCode`, `LocalResponseNormalization`, `MatmulConv2D`,
-  `SyncBatchNormalization` (all registered as `dmrh_tf>Name`).
+  `SpaceToDepthConv2D`, `PixelNormalization`, `SyncBatchNormalization` (all registered as
+  `dmrh_tf>Name`).
 """
 
 from dmrh_tf.model.binary_code import BinaryCode
@@ -14,7 +15,9 @@ from dmrh_tf.model.cnnf_weights import CNNFWeightsError, load_cnnf_weights
 from dmrh_tf.model.dmrh_model import build_model, input_side, model_bits, model_regions
 from dmrh_tf.model.local_response_normalization import LocalResponseNormalization
 from dmrh_tf.model.matmul_conv2d import MatmulConv2D
+from dmrh_tf.model.pixel_normalization import PixelNormalization
 from dmrh_tf.model.region_fusion import RegionFusion
+from dmrh_tf.model.space_to_depth_conv2d import SpaceToDepthConv2D
 from dmrh_tf.model.sync_batch_normalization import SyncBatchNormalization
 
 __all__ = [
@@ -22,7 +25,9 @@ __all__ = [
     "CNNFWeightsError",
     "LocalResponseNormalization",
     "MatmulConv2D",
+    "PixelNormalization",
     "RegionFusion",
+    "SpaceToDepthConv2D",
     "SyncBatchNormalization",
     "build_model",
     "input_side",

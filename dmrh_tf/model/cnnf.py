@@ -20,6 +20,7 @@ import keras
 
 from dmrh_tf.model.local_response_normalization import LocalResponseNormalization
 from dmrh_tf.model.matmul_conv2d import MatmulConv2D
+from dmrh_tf.model.space_to_depth_conv2d import SpaceToDepthConv2D
 from dmrh_tf.model.sync_batch_normalization import SyncBatchNormalization
 
 NORMALIZATIONS = ("lrn", "batch")
@@ -60,8 +61,10 @@ def cnnf_backbone(x, bits, width=1.0, normalization="batch", dropout=0.5, synchr
         raise ValueError(f"width must be > 0, got {width}")
     batch_norm = normalization == "batch"
     for name, kernel, filters, stride, padding in _CONVS:
-        # conv6/conv7 (the former FC layers) as matmuls: ~4× faster on CPUs, same weights
-        conv = MatmulConv2D if name in ("conv6", "conv7") else keras.layers.Conv2D
+        # Same weights, faster CPU kernels: conv1 on 4×4 blocks, conv6/conv7 (the former FC
+        # layers) as matmuls (each layer's docstring has the measurements)
+        conv = {"conv1": SpaceToDepthConv2D, "conv6": MatmulConv2D, "conv7": MatmulConv2D}
+        conv = conv.get(name, keras.layers.Conv2D)
         x = conv(
             scaled_channels(filters, width),
             kernel,

@@ -5,6 +5,7 @@ import numpy as np
 
 from dmrh_tf.model.binary_code import BinaryCode
 from dmrh_tf.model.cnnf import cnnf_backbone
+from dmrh_tf.model.pixel_normalization import PixelNormalization
 from dmrh_tf.model.region_fusion import RegionFusion
 
 # ImageNet statistics in the 0..255 pixel scale the model takes.
@@ -49,7 +50,7 @@ def build_model(
         raise ValueError(f"bits must be >= 1, got {bits}")
     side = input_side(regions)
     images = keras.Input((side, side, 3), name="images")
-    normalize = keras.layers.Normalization(axis=-1, name="pixel_normalization")
+    normalize = PixelNormalization(axis=-1, name="pixel_normalization")
     x = normalize(images)
     region_outputs = cnnf_backbone(x, bits, width=width, normalization=normalization, dropout=dropout)
     h = RegionFusion(weighting=weighting, name="fusion")(region_outputs)
