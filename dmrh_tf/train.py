@@ -21,7 +21,7 @@ from dmrh_tf.encode import encode_split
 from dmrh_tf.evaluation import map_at_k
 from dmrh_tf.model import build_model, load_cnnf_weights
 from dmrh_tf.training import run_dir as rd
-from dmrh_tf.training.callbacks import NaNLossError, StopOnNaN
+from dmrh_tf.training.callbacks import EpochClock, NaNLossError, StopOnNaN
 from dmrh_tf.training.config import parse_args
 from dmrh_tf.training.distribution import is_chief, make_strategy, task_index
 from dmrh_tf.training.hashing_trainer import HashingTrainer
@@ -72,12 +72,24 @@ def build_trainer(config, train_labels, steps_per_epoch):
     return trainer
 
 
+def encoder_at_epoch(run_dir, epoch, train_labels):
+    """The encoder of the run in `run_dir` as it was at the end of `epoch` (1-based), from its
+    checkpoint; `train_labels` [n, C] are the run's training labels (the trainer's memory shape)."""
+    path = rd.checkpoint_path(run_dir, epoch)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path} not found: the run in {run_dir!r} has not finished epoch {epoch}")
+    config = rd.read_config(run_dir)
+    trainer = build_trainer(config, train_labels, steps_per_epoch=1)
+    trainer.load_weights(path)
+    return trainer.encoder
+
+
 def _callbacks(config, method_callbacks=()):
     """Everything an epoch writes, with the resumable backup last: once it exists, nothing of that
     epoch is lost to a kill; a kill before it reruns the epoch (its history row may then repeat).
     A method's discrete steps run first, so the checkpoint and the backup hold their results."""
     run = config.run_dir
-    checkpoints = os.path.join(run, rd.CHECKPOINT_DIR, "epoch_{epoch:03d}.weights.h5")
+    checkpoints = os.path.join(run, rd.CHECKPOINT_DIR, rd.CHECKPOINT_FILE)  # Keras fills in {epoch}
     return [
         *method_callbacks,
         StopOnNaN(),
@@ -148,7 +160,8 @@ def train(config):
         trainer = build_trainer(config, splits.train.labels, steps)
     # A resumed run continues the data sequence where the interrupted one stopped.
     dataset = procedure.dataset(splits.train, config, initial_epoch=finished_epochs(config.run_dir))
-    method_callbacks = procedure.callbacks(trainer, splits.train, config)
+    # the clock after a method's discrete steps, which are part of the epoch's time
+    method_callbacks = [*procedure.callbacks(trainer, splits.train, config), EpochClock(started)]
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         from dmrh_tf.training.multi_worker import fit_multi_worker
 
@@ -162,6 +175,7 @@ def train(config):
             verbose=config.verbose,
             shuffle=False,  # the dataset shuffles itself (Keras would warn that it cannot)
         )
+    trained = time.time()
     encoder = trainer.encoder
     database_codes = procedure.database_codes(trainer)
     if not chief:
@@ -183,6 +197,9 @@ def train(config):
         epochs=config.epochs,
         replicas=strategy.num_replicas_in_sync,
         seconds=round(time.time() - started, 1),
+        # this process's share: a resumed run's earlier epochs are in history.csv's epoch_seconds
+        train_seconds=round(trained - started, 1),
+        evaluate_seconds=round(time.time() - trained, 1),
     )
     rd.write_json(config.run_dir, rd.RESULTS_FILE, results)
     log.info("mAP@%d = %.4f (%s)", results["k"], results["map_at_k"], config.run_dir)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -87,3 +88,27 @@ def test_benchmark_runs_and_records_its_machine(name, tmp_path):
     assert len(machine["load_average"]) == 3 and len(machine["load_average_end"]) == 3
     assert machine["backend"] == "tensorflow" and machine["accelerators"] == []
     globals()[f"check_{name}"](report)
+
+
+def test_time_to_quality_scores_every_epoch_of_a_run(tmp_path):
+    """Two timed epochs of a tiny run: one point each, minutes growing, the last epoch's mAP the
+    run's own (its model is the last checkpoint), and the plots written."""
+    run = tmp_path / "run"
+    command = [sys.executable, "-m", "dmrh_tf.train", "--preset", "smoke", "--run-dir", str(run), "--verbose", "0"]
+    subprocess.run(command, cwd=REPO, check=True, capture_output=True, timeout=600)
+    with open(run / "history.csv") as f:
+        header = f.readline().strip().split(",")
+    assert "epoch_seconds" in header
+    results = json.loads((run / "results.json").read_text())
+    assert results["train_seconds"] > 0 and results["evaluate_seconds"] > 0
+    plots = tmp_path / "plots"
+    report = run_benchmark("time_to_quality", ["--runs", str(run), "--plots", str(plots)], tmp_path / "t.json")
+    (entry,) = report["runs"]
+    points = entry["points"]
+    assert [p["epoch"] for p in points] == [1, 2]
+    assert 0 < points[0]["minutes"] < points[1]["minutes"]
+    assert points[1]["minutes"] * 60 >= results["evaluate_seconds"]
+    assert abs(points[1]["map_at_k"] - results["map_at_k"]) < 1e-9
+    assert all(np.isfinite(p["loss"]) for p in points)
+    assert (plots / "time_to_quality.png").stat().st_size > 0 and (plots / "convergence.png").exists()
+    assert json.loads((run / "epoch_maps.json").read_text()).keys() == {"1", "2"}  # resumable

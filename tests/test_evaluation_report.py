@@ -109,3 +109,20 @@ def test_write_report_from_real_summaries(tmp_path):
 def test_no_dmrh_runs_means_no_map_versus_n_plot(tmp_path):
     results = add_result(empty_results(), "LSH", 16, {"map": 0.1})
     assert "map_vs_regions" not in write_report(results, tmp_path)
+
+
+def test_curve_points_add_the_epochs_times_and_the_final_evaluation():
+    from dmrh_tf.evaluation.curves import curve_points
+
+    history = [
+        {"epoch": "0", "epoch_seconds": "60", "loss": "0.7", "val_loss": "NA"},
+        {"epoch": "1", "epoch_seconds": "30", "loss": "0.5", "val_loss": "NA"},
+    ]
+    points = curve_points(history, {1: 0.4, 2: 0.6}, evaluate_seconds=30)
+    assert points == [
+        {"epoch": 1, "minutes": 1.5, "map_at_k": 0.4, "loss": 0.7},
+        {"epoch": 2, "minutes": 2.0, "map_at_k": 0.6, "loss": 0.5},
+    ]
+    assert curve_points(history, {2: 0.6}, 0)[0]["minutes"] == 1.5  # unscored epochs still take time
+    with pytest.raises(ValueError, match="before epochs were timed"):
+        curve_points([{"epoch": "0", "loss": "0.7"}], {1: 0.4}, 0)

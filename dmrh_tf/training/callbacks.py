@@ -1,6 +1,7 @@
 """Training callbacks of a DMRH run."""
 
 import math
+import time
 
 import keras
 
@@ -20,3 +21,20 @@ class StopOnNaN(keras.callbacks.Callback):
                 "--learning-rate, add --warmup-epochs, keep --clipnorm on, or check the images and "
                 "labels; rerunning resumes from the last finished epoch."
             )
+
+
+class EpochClock(keras.callbacks.Callback):
+    """Adds `epoch_seconds` to each epoch's logs (so to history.csv and TensorBoard): wall seconds
+    since the previous epoch ended, or, for a process's first epoch, since `started` (the run's
+    start: data loading, model building and tracing count). Their running sum over history.csv is
+    the run's training wall time, also across resumes (only a killed, unfinished epoch is lost)."""
+
+    def __init__(self, started):
+        super().__init__()
+        self.last = started
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = time.time()
+        if logs is not None:
+            logs["epoch_seconds"] = round(now - self.last, 3)
+        self.last = now

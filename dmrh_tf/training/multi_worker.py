@@ -86,9 +86,7 @@ def fit_multi_worker(trainer, strategy, dataset, config, steps_per_epoch, chief=
         for callback in callbacks:
             callback.on_epoch_end(epoch, logs)
         if chief:
-            trainer.save_weights(
-                os.path.join(config.run_dir, rd.CHECKPOINT_DIR, f"epoch_{epoch + 1:03d}.weights.h5")
-            )
+            trainer.save_weights(rd.checkpoint_path(config.run_dir, epoch + 1))
             _save_backup(trainer, backup_dir, epoch + 1)
             _append_history(config.run_dir, epoch, logs)
 

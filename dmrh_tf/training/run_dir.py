@@ -17,6 +17,7 @@ RESULTS_FILE = "results.json"  # mAP@K and the run's facts
 HISTORY_FILE = "history.csv"  # one row of metrics per epoch
 SPLITS_DIR = "splits"  # the split list files (ids and labels) the run used
 CHECKPOINT_DIR = "checkpoints"  # weights at the end of every epoch
+CHECKPOINT_FILE = "epoch_{epoch:03d}.weights.h5"  # the trainer's weights after epoch (1-based)
 BACKUP_DIR = "backup"  # the resumable state (weights, optimizer, memory, epoch)
 LOG_DIR = "logs"  # TensorBoard
 DATABASE_CODES_FILE = "database_codes.npy"  # ±1 int8 [n, K] codes of the training images, for methods
@@ -52,6 +53,11 @@ def load_run(run_dir, compile=False):
     import dmrh_tf.model  # noqa: F401
 
     return keras.saving.load_model(path, compile=compile), config
+
+
+def checkpoint_path(run_dir, epoch):
+    """The trainer weights saved at the end of `epoch` (1-based, as Keras counts in the file name)."""
+    return os.path.join(run_dir, CHECKPOINT_DIR, CHECKPOINT_FILE.format(epoch=epoch))
 
 
 def write_database_codes(run_dir, codes):
