@@ -1,4 +1,4 @@
-"""Training throughput of DMRH: images/s of whole training steps, and achieved GFLOP/s.
+"""Training throughput of DMRH: images/s of whole training steps, achieved GFLOP/s, and encoding.
 
 End to end as in `python -m dmrh_tf.train`: the `tf.data` pipeline (uint8 images resized to
 192 + 32N every batch), the forward and backward pass, the memory-bank loss over `--memory` training
@@ -6,6 +6,11 @@ outputs, gradient clipping and the SGD update. Not a test: it measures, it asser
 
     python benchmarks/train_throughput.py                       # widths 1.0, 0.25, 0.125; N = 1..4
     python benchmarks/train_throughput.py --regions 2 --widths 1.0 --steps 30
+
+`--encode N` also times `encode_split` on N uint8 28×28 grey images (Fashion-MNIST's shape: the
+resize to 192 + 32N, grey → RGB and the forward pass, as `train` and `evaluate` encode). `--rounds`
+repeats every measurement and records each round and their median: on a shared machine compare
+medians of interleaved runs, not single numbers.
 
 FLOPs are counted from the layer shapes (2·H·W·k²·Cin·Cout per convolution, forward) and a training
 step is taken as 3× the forward pass (backward ≈ 2× forward), the usual convention.
@@ -24,6 +29,7 @@ import numpy as np
 from common import finish, forward_flops, machine
 
 from dmrh_tf.data import Split, train_dataset
+from dmrh_tf.encode import encode_split
 from dmrh_tf.model import input_side
 from dmrh_tf.train import build_trainer
 from dmrh_tf.training.config import Config
@@ -40,6 +46,16 @@ class StepClock(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self.times.append(time.perf_counter())
+
+
+def measure_encoding(encoder, count):
+    """Images/s of `encode_split` on `count` uint8 28×28×1 images (after one warm-up call)."""
+    images = np.random.default_rng(1).integers(0, 256, (count, 28, 28, 1), dtype=np.uint8)
+    split = Split(np.arange(count).astype(str), np.zeros((count, 1), "float32"), images)
+    encode_split(encoder, Split(split.ids[:128], split.labels[:128], images[:128]))
+    started = time.perf_counter()
+    encode_split(encoder, split)
+    return count / (time.perf_counter() - started)
 
 
 def measure(width, regions, bits, batch_size, steps, memory, jit_compile, mixed_precision):
@@ -60,7 +76,7 @@ def measure(width, regions, bits, batch_size, steps, memory, jit_compile, mixed_
     seconds = clock.times[-1] - clock.times[warmup - 1]
     images_per_second = steps * batch_size / seconds
     flops = forward_flops(trainer.encoder)
-    return {
+    row = {
         "width": width,
         "regions": regions,
         "input_side": input_side(regions),
@@ -76,6 +92,29 @@ def measure(width, regions, bits, batch_size, steps, memory, jit_compile, mixed_
         "forward_gflop_per_image": round(flops / 1e9, 4),
         "achieved_gflop_per_second": round(3 * flops * images_per_second / 1e9, 1),
     }
+    return row, trainer.encoder
+
+
+def measure_rounds(args, width, regions, jit):
+    """`args.rounds` measurements of one setting: every round's images/s and their medians."""
+    rounds = []
+    for _ in range(args.rounds):
+        row, encoder = measure(
+            width, regions, args.bits, args.batch_size, args.steps, args.memory, jit, args.mixed_precision
+        )
+        if args.encode:
+            row["encode_images"] = args.encode
+            row["encode_images_per_second"] = round(measure_encoding(encoder, args.encode), 2)
+        rounds.append(row)
+    row = dict(rounds[len(rounds) // 2])
+    for key in ("images_per_second", "encode_images_per_second"):
+        if key in row:
+            row[key] = round(float(np.median([r[key] for r in rounds])), 2)
+            row[f"{key}_rounds"] = [r[key] for r in rounds]
+    flops = row["forward_gflop_per_image"] * 1e9
+    row["achieved_gflop_per_second"] = round(3 * flops * row["images_per_second"] / 1e9, 1)
+    row["rounds"] = args.rounds
+    return row
 
 
 def main():
@@ -90,6 +129,8 @@ def main():
     parser.add_argument("--memory", type=int, default=10000, help="training outputs in the memory bank")
     parser.add_argument("--jit", choices=["off", "on", "both"], default="off")
     parser.add_argument("--mixed-precision", action="store_true", help="mixed_bfloat16")
+    parser.add_argument("--encode", type=int, default=0, help="also time encoding this many images")
+    parser.add_argument("--rounds", type=int, default=1, help="measurements per setting (median kept)")
     parser.add_argument(
         "--out", default=os.path.join(os.path.dirname(__file__), "results", "train_throughput.json")
     )
@@ -102,20 +143,11 @@ def main():
     for width in args.widths:
         for regions in args.regions:
             for jit in jits:
-                row = measure(
-                    width,
-                    regions,
-                    args.bits,
-                    args.batch_size,
-                    args.steps,
-                    args.memory,
-                    jit,
-                    args.mixed_precision,
-                )
+                row = measure_rounds(args, width, regions, jit)
                 log.info(
-                    "width %.3g N=%d side %d jit=%s: %.1f images/s, %.1f GFLOP/s",
+                    "width %.3g N=%d side %d jit=%s: %.1f images/s, %.1f GFLOP/s; encoding %s images/s",
                     width, regions, row["input_side"], jit, row["images_per_second"],
-                    row["achieved_gflop_per_second"],
+                    row["achieved_gflop_per_second"], row.get("encode_images_per_second", "-"),
                 )  # fmt: skip
                 rows.append(row)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)

@@ -21,6 +21,7 @@ TINY = {
     ],
     "train_throughput": [
         "--widths", "0.125", "--regions", "1", "--batch-size", "4", "--steps", "2", "--memory", "64",
+        "--encode", "8", "--rounds", "2",
     ],
     "evaluation_speed": [
         "--queries", "40", "--database", "300", "--bits", "16", "--k", "50", "--loop-queries", "10",
@@ -59,6 +60,8 @@ def check_train_throughput(report):
     (row,) = report["results"]
     assert (row["width"], row["regions"], row["input_side"], row["batch_size"]) == (0.125, 1, 224, 4)
     assert row["images_per_second"] > 0 and row["forward_gflop_per_image"] > 0
+    assert row["rounds"] == 2 and len(row["images_per_second_rounds"]) == 2
+    assert row["encode_images"] == 8 and row["encode_images_per_second"] > 0
 
 
 def check_evaluation_speed(report):
