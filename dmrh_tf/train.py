@@ -32,13 +32,26 @@ from dmrh_tf.training.procedures.procedure import finished_epochs
 log = logging.getLogger("dmrh_tf.train")
 
 
-def make_optimizer(config, steps_per_epoch):
-    schedule = WarmupStepDecay(
+def make_schedule(config, steps_per_epoch):
+    """The learning rate per step: linear warm-up from 0, then step decay or a cosine to 0."""
+    warmup = round(config.warmup_epochs * steps_per_epoch)
+    if config.lr_schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(
+            0.0,
+            decay_steps=max(1, config.epochs * steps_per_epoch - warmup),
+            warmup_target=config.learning_rate,
+            warmup_steps=warmup,
+        )
+    return WarmupStepDecay(
         config.learning_rate,
-        warmup_steps=round(config.warmup_epochs * steps_per_epoch),
+        warmup_steps=warmup,
         decay_steps=config.lr_decay_epochs * steps_per_epoch if config.lr_decay_epochs else None,
         factor=config.lr_decay_factor,
     )
+
+
+def make_optimizer(config, steps_per_epoch):
+    schedule = make_schedule(config, steps_per_epoch)
     if config.optimizer == "adam":
         return keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
     return keras.optimizers.SGD(schedule, momentum=config.momentum, weight_decay=config.weight_decay or None)

@@ -81,3 +81,20 @@ def test_every_field_has_a_comment():
     for field in dataclasses.fields(Config):
         line = next(line for line in source.splitlines() if line.strip().startswith(f"{field.name}:"))
         assert "#" in line, f"{field.name} has no comment"
+
+
+@pytest.mark.parametrize("name", ["step", "cosine"])
+def test_learning_rate_schedules_warm_up_then_decay_as_configured(name):
+    from dmrh_tf.train import make_schedule
+
+    config = Config(learning_rate=0.1, warmup_epochs=1, epochs=3, lr_schedule=name, lr_decay_epochs=2)
+    schedule = make_schedule(config, steps_per_epoch=10)  # 10 warm-up steps, 30 in all
+    lr = [float(schedule(step)) for step in range(30)]
+    assert lr[0] < 0.02 and lr[0] < lr[5] < lr[9] and abs(lr[10] - 0.1) < 1e-6  # linear to the peak
+    if name == "step":
+        assert lr[10:20] == pytest.approx([0.1] * 10) and lr[20:] == pytest.approx([0.01] * 10)
+    else:  # a half cosine from the peak over the 20 steps after the warm-up
+        assert lr[20] == pytest.approx(0.05, abs=1e-6) and lr[29] < 0.002
+        assert all(a >= b for a, b in zip(lr[10:], lr[11:]))
+    with pytest.raises(ValueError, match="lr_schedule"):
+        Config(lr_schedule="linear").validate()

@@ -68,6 +68,7 @@ class Config:
     weight_decay: float = 1e-5  # decoupled weight decay, the paper's 1e-5
     clipnorm: float | None = 1.0  # global gradient-norm clip over the global batch (the paper's 1)
     warmup_epochs: float = 0.3  # linear warm-up of the learning rate from 0, in epochs
+    lr_schedule: str = "step"  # after the warm-up: "step" (lr_decay_*; none by default) or "cosine" to 0 at the end
     lr_decay_epochs: int | None = None  # multiply the lr by `lr_decay_factor` every this many epochs
     lr_decay_factor: float = 0.1  # the paper's step decay factor
     batch_size: int = 32  # global batch (split over the replicas); the paper's 32
@@ -90,6 +91,7 @@ class Config:
             "method": METHODS,
             "dch_distance": ("cosine", "euclidean_tanh"),
             "optimizer": ("sgd", "adam"),
+            "lr_schedule": ("step", "cosine"),
             "strategy": ("auto", "default", "mirrored", "multi_worker"),
             "mixed_precision": ("off", "mixed_bfloat16", "mixed_float16"),
         }
