@@ -113,6 +113,13 @@ def _callbacks(config, method_callbacks=()):
     ]
 
 
+def fill_memory(trainer, split, progress=False):
+    """Start the trainer's memory at the untrained network's outputs h of every training image
+    (inference mode), instead of zeros: every column of the memory-bank loss then carries a
+    pair signal from the first step. Costs one forward pass over the training split."""
+    trainer.memory_h.assign(encode_split(trainer.encoder, split, output="h", progress=progress))
+
+
 def evaluate_codes(encoder, splits, config, database_codes=None):
     """mAP@K of the query codes against the database codes (K capped at the database size).
 
@@ -172,7 +179,10 @@ def train(config):
     with strategy.scope():
         trainer = build_trainer(config, splits.train.labels, steps)
     # A resumed run continues the data sequence where the interrupted one stopped.
-    dataset = procedure.dataset(splits.train, config, initial_epoch=finished_epochs(config.run_dir))
+    initial_epoch = finished_epochs(config.run_dir)
+    if config.memory_init == "network" and initial_epoch == 0:  # a resumed run restores its memory
+        fill_memory(trainer, splits.train, progress=config.verbose > 0)
+    dataset = procedure.dataset(splits.train, config, initial_epoch=initial_epoch)
     # the clock after a method's discrete steps, which are part of the epoch's time
     method_callbacks = [*procedure.callbacks(trainer, splits.train, config), EpochClock(started)]
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):

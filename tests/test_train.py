@@ -220,3 +220,29 @@ def test_a_method_with_discrete_steps_resumes_after_a_kill(tmp_path, method):
     assert codes.exists() == (method == "adsh")
     if method == "adsh":
         assert set(np.unique(np.load(codes))) == {-1, 1}
+
+
+def test_the_memory_can_start_at_the_untrained_networks_outputs():
+    from dmrh_tf.data import Split
+    from dmrh_tf.encode import encode_split
+    from dmrh_tf.train import build_trainer, fill_memory
+    from dmrh_tf.training.config import Config
+
+    rng = np.random.default_rng(0)
+    labels = np.eye(3, dtype="float32")[rng.integers(0, 3, 20)]
+    split = Split(np.arange(20).astype(str), labels, rng.integers(0, 256, (20, 28, 28, 1), dtype=np.uint8))
+    trainer = build_trainer(Config(bits=8, regions=1, width=0.125), labels, steps_per_epoch=1)
+    assert not np.any(trainer.memory_h.numpy())  # the release's start
+    fill_memory(trainer, split)
+    want = encode_split(trainer.encoder, split, output="h")
+    np.testing.assert_allclose(trainer.memory_h.numpy(), want, rtol=1e-5, atol=1e-6)
+    assert np.all(np.any(want != 0, axis=1))
+
+
+def test_recipe_options_train(tmp_path):
+    run_dir = tmp_path / "run"
+    result = _train([*TINY, "--run-dir", str(run_dir), "--memory-init", "network", "--lr-schedule", "cosine"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    config = json.loads((run_dir / "config.json").read_text())
+    assert (config["memory_init"], config["lr_schedule"]) == ("network", "cosine")
+    assert 0 < json.loads((run_dir / "results.json").read_text())["map_at_k"] <= 1

@@ -41,6 +41,7 @@ class Config:
     # --- loss (DMRH) ---
     eta: float = 0.02  # weight of the quantization term (the paper's η)
     loss_mode: str = "memory"  # "memory": batch vs all n training codes (release); "batch": in-batch pairs
+    memory_init: str = "zeros"  # the memory's start: "zeros" (release) or "network" (the initial net's h, one pass)
     # --- DPSH (Li et al., IJCAI 2016) ---
     dpsh_lambda: float = 10.0  # λ of the authors' sum/(n·B) loss (demo); our mean-form η = λ·K/n
     # --- DSH (Liu et al., CVPR 2016) ---
@@ -88,6 +89,7 @@ class Config:
             "normalization": ("batch", "lrn"),
             "weighting": ("magnitude", "learned"),
             "loss_mode": ("memory", "batch"),
+            "memory_init": ("zeros", "network"),
             "method": METHODS,
             "dch_distance": ("cosine", "euclidean_tanh"),
             "optimizer": ("sgd", "adam"),
