@@ -117,3 +117,18 @@ def test_time_to_quality_scores_every_epoch_of_a_run(tmp_path):
     assert all(np.isfinite(p["loss"]) for p in points)
     assert (plots / "time_to_quality.png").stat().st_size > 0 and (plots / "convergence.png").exists()
     assert json.loads((run / "epoch_maps.json").read_text()).keys() == {"1", "2"}  # resumable
+
+
+def test_speedup_compares_the_medians_of_two_sets_of_reports(tmp_path):
+    def report(name, rates):
+        rows = [{"width": 0.25, "regions": 2, "images_per_second": r, "encode_images_per_second": 2 * r} for r in rates]
+        (tmp_path / name).write_text(json.dumps({"results": rows}))
+        return str(tmp_path / name)
+
+    before = [report(f"b{i}.json", [r]) for i, r in enumerate([10, 30, 20])]
+    after = [report(f"a{i}.json", [r]) for i, r in enumerate([50, 40])]
+    command = [sys.executable, str(REPO / "benchmarks" / "speedup.py"), "--before", *before, "--after", *after]
+    subprocess.run([*command, "--out", str(tmp_path / "s.json")], check=True, capture_output=True)
+    (row,) = json.loads((tmp_path / "s.json").read_text())["results"]
+    assert row["images_per_second"]["before_median"] == 20 and row["images_per_second"]["after_median"] == 45
+    assert row["images_per_second"]["speedup"] == 2.25 and row["encode_images_per_second"]["speedup"] == 2.25
