@@ -55,7 +55,9 @@ def speedups(before_paths, after_paths):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--before", nargs="+", required=True, help="train_throughput reports of the old code")
     parser.add_argument("--after", nargs="+", required=True, help="reports of the new code")
     parser.add_argument("--out", required=True)

@@ -99,7 +99,17 @@ def test_time_to_quality_scores_every_epoch_of_a_run(tmp_path):
     """Two timed epochs of a tiny run: one point each, minutes growing, the last epoch's mAP the
     run's own (its model is the last checkpoint), and the plots written."""
     run = tmp_path / "run"
-    command = [sys.executable, "-m", "dmrh_tf.train", "--preset", "smoke", "--run-dir", str(run), "--verbose", "0"]
+    command = [
+        sys.executable,
+        "-m",
+        "dmrh_tf.train",
+        "--preset",
+        "smoke",
+        "--run-dir",
+        str(run),
+        "--verbose",
+        "0",
+    ]
     subprocess.run(command, cwd=REPO, check=True, capture_output=True, timeout=600)
     with open(run / "history.csv") as f:
         header = f.readline().strip().split(",")
@@ -107,7 +117,9 @@ def test_time_to_quality_scores_every_epoch_of_a_run(tmp_path):
     results = json.loads((run / "results.json").read_text())
     assert results["train_seconds"] > 0 and results["evaluate_seconds"] > 0
     plots = tmp_path / "plots"
-    report = run_benchmark("time_to_quality", ["--runs", str(run), "--plots", str(plots)], tmp_path / "t.json")
+    report = run_benchmark(
+        "time_to_quality", ["--runs", str(run), "--plots", str(plots)], tmp_path / "t.json"
+    )
     (entry,) = report["runs"]
     points = entry["points"]
     assert [p["epoch"] for p in points] == [1, 2]
@@ -121,13 +133,23 @@ def test_time_to_quality_scores_every_epoch_of_a_run(tmp_path):
 
 def test_speedup_compares_the_medians_of_two_sets_of_reports(tmp_path):
     def report(name, rates):
-        rows = [{"width": 0.25, "regions": 2, "images_per_second": r, "encode_images_per_second": 2 * r} for r in rates]
+        rows = [
+            {"width": 0.25, "regions": 2, "images_per_second": r, "encode_images_per_second": 2 * r}
+            for r in rates
+        ]
         (tmp_path / name).write_text(json.dumps({"results": rows}))
         return str(tmp_path / name)
 
     before = [report(f"b{i}.json", [r]) for i, r in enumerate([10, 30, 20])]
     after = [report(f"a{i}.json", [r]) for i, r in enumerate([50, 40])]
-    command = [sys.executable, str(REPO / "benchmarks" / "speedup.py"), "--before", *before, "--after", *after]
+    command = [
+        sys.executable,
+        str(REPO / "benchmarks" / "speedup.py"),
+        "--before",
+        *before,
+        "--after",
+        *after,
+    ]
     subprocess.run([*command, "--out", str(tmp_path / "s.json")], check=True, capture_output=True)
     (row,) = json.loads((tmp_path / "s.json").read_text())["results"]
     assert row["images_per_second"]["before_median"] == 20 and row["images_per_second"]["after_median"] == 45

@@ -1,6 +1,7 @@
 """Config resolution: defaults < preset < --config file < flags; unknown keys and bad values fail."""
 
 import dataclasses
+import itertools
 import json
 
 import pytest
@@ -95,6 +96,6 @@ def test_learning_rate_schedules_warm_up_then_decay_as_configured(name):
         assert lr[10:20] == pytest.approx([0.1] * 10) and lr[20:] == pytest.approx([0.01] * 10)
     else:  # a half cosine from the peak over the 20 steps after the warm-up
         assert lr[20] == pytest.approx(0.05, abs=1e-6) and lr[29] < 0.002
-        assert all(a >= b for a, b in zip(lr[10:], lr[11:]))
+        assert all(a >= b for a, b in itertools.pairwise(lr[10:]))
     with pytest.raises(ValueError, match="lr_schedule"):
         Config(lr_schedule="linear").validate()

@@ -18,7 +18,9 @@ class PixelNormalization(keras.layers.Normalization):
         if self.invert or self._keep_axis != (len(inputs.shape) - 1,) or None in inputs.shape[1:]:
             return super().call(inputs)
         x = ops.convert_to_tensor(inputs, dtype=self.compute_dtype)
-        std = ops.maximum(ops.sqrt(ops.reshape(self.convert_weight(self.variance), (-1,))), keras.config.epsilon())
+        std = ops.maximum(
+            ops.sqrt(ops.reshape(self.convert_weight(self.variance), (-1,))), keras.config.epsilon()
+        )
         scale = 1.0 / std
         offset = -ops.reshape(self.convert_weight(self.mean), (-1,)) * scale
         pixels = inputs.shape[1] * inputs.shape[2]

@@ -41,7 +41,7 @@ class Config:
     # --- loss (DMRH) ---
     eta: float = 0.02  # weight of the quantization term (the paper's η)
     loss_mode: str = "memory"  # "memory": batch vs all n training codes (release); "batch": in-batch pairs
-    memory_init: str = "zeros"  # the memory's start: "zeros" (release) or "network" (the initial net's h, one pass)
+    memory_init: str = "zeros"  # memory start: "zeros" (release) or "network" (untrained net's h; a pass)
     # --- DPSH (Li et al., IJCAI 2016) ---
     dpsh_lambda: float = 10.0  # λ of the authors' sum/(n·B) loss (demo); our mean-form η = λ·K/n
     # --- DSH (Liu et al., CVPR 2016) ---
@@ -69,7 +69,7 @@ class Config:
     weight_decay: float = 1e-5  # decoupled weight decay, the paper's 1e-5
     clipnorm: float | None = 1.0  # global gradient-norm clip over the global batch (the paper's 1)
     warmup_epochs: float = 0.3  # linear warm-up of the learning rate from 0, in epochs
-    lr_schedule: str = "step"  # after the warm-up: "step" (lr_decay_*; none by default) or "cosine" to 0 at the end
+    lr_schedule: str = "step"  # after the warm-up: "step" (lr_decay_*, off by default) or "cosine" to 0
     lr_decay_epochs: int | None = None  # multiply the lr by `lr_decay_factor` every this many epochs
     lr_decay_factor: float = 0.1  # the paper's step decay factor
     batch_size: int = 32  # global batch (split over the replicas); the paper's 32
