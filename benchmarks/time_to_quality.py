@@ -41,8 +41,8 @@ def _history(run_dir):
     return [by_epoch[e] for e in sorted(by_epoch)]
 
 
-def score_epochs(run_dir, batch_size):
-    """{epoch: mAP@K} of every checkpoint of the run (cached in epoch_maps.json)."""
+def score_epochs(run_dir, epochs):
+    """{epoch: mAP@K} of the run's checkpoints 1..`epochs` (cached in epoch_maps.json)."""
     config = rd.read_config(run_dir)
     if config.method in LEARNED_DATABASE:
         raise ValueError(
@@ -55,12 +55,11 @@ def score_epochs(run_dir, batch_size):
         with open(cache_path) as f:
             maps = {int(e): v for e, v in json.load(f).items()}
     splits = load_splits(dataclasses.replace(config, splits_dir=os.path.join(run_dir, rd.SPLITS_DIR)))
-    epochs = len(_history(run_dir))
+    scoring = dataclasses.replace(config, verbose=0)
     for epoch in range(1, epochs + 1):
         if epoch in maps:
             continue
         encoder = encoder_at_epoch(run_dir, epoch, splits.train.labels)
-        scoring = dataclasses.replace(config, verbose=0)
         maps[epoch] = evaluate_codes(encoder, splits, scoring)["map_at_k"]
         log.info("%s epoch %d: mAP@%d %.4f", run_dir, epoch, config.map_k, maps[epoch])
         with open(cache_path + ".tmp", "w") as f:
@@ -76,7 +75,6 @@ def main():
     parser.add_argument("--runs", nargs="+", required=True, help="finished training runs")
     parser.add_argument("--labels", nargs="+", help="one legend label per run (default: run names)")
     parser.add_argument("--target", type=float, help="an mAP to draw as a dashed line")
-    parser.add_argument("--batch-size", type=int, default=128, help="encoding batch size")
     parser.add_argument("--plots", default="docs/results/time_to_quality", help="where the plots go")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "time_to_quality.json"))
     args = parser.parse_args()
@@ -94,8 +92,9 @@ def main():
             results = json.load(f)
         if "evaluate_seconds" not in results:
             parser.error(f"{run} was trained before runs timed their evaluation: train it again")
-        maps, config = score_epochs(run, args.batch_size)
-        curves[label] = curve_points(_history(run), maps, results["evaluate_seconds"])
+        history = _history(run)
+        maps, config = score_epochs(run, len(history))
+        curves[label] = curve_points(history, maps, results["evaluate_seconds"])
         record.append(
             {
                 "label": label,
