@@ -1,8 +1,10 @@
 """Training throughput of DMRH: images/s of whole training steps, achieved GFLOP/s, and encoding.
 
-End to end as in `python -m dmrh_tf.train`: the `tf.data` pipeline (uint8 images resized to
-192 + 32N every batch), the forward and backward pass, the memory-bank loss over `--memory` training
-outputs, gradient clipping and the SGD update. Not a test: it measures, it asserts nothing.
+End to end as in `python -m dmrh_tf.train`: its `tf.distribute` strategy (`--strategy`), the
+`tf.data` pipeline (uint8 images resized to 192 + 32N every batch), the forward and backward pass,
+the memory-bank loss over `--memory` training outputs, gradient clipping and the SGD update.
+`--malloc tf` leaves TensorFlow's malloc setting that train undoes (`dmrh_tf/training/glibc_malloc.py`),
+to measure what it costs. Not a test: it measures, it asserts nothing.
 
     python benchmarks/train_throughput.py                       # widths 1.0, 0.25, 0.125; N = 1..4
     python benchmarks/train_throughput.py --regions 2 --widths 1.0 --steps 30
@@ -32,7 +34,9 @@ from dmrh_tf.data import Split, train_dataset
 from dmrh_tf.encode import encode_split
 from dmrh_tf.model import input_side
 from dmrh_tf.train import build_trainer
+from dmrh_tf.training.callbacks import MallocThresholds
 from dmrh_tf.training.config import Config
+from dmrh_tf.training.distribution import make_strategy
 
 log = logging.getLogger("train_throughput")
 
@@ -58,7 +62,7 @@ def measure_encoding(encoder, count):
     return count / (time.perf_counter() - started)
 
 
-def measure(width, regions, bits, batch_size, steps, memory, jit_compile, mixed_precision):
+def measure(width, regions, bits, batch_size, steps, memory, jit_compile, mixed_precision, strategy, malloc):
     keras.backend.clear_session()
     keras.mixed_precision.set_dtype_policy("mixed_bfloat16" if mixed_precision else "float32")
     config = Config(bits=bits, regions=regions, width=width, batch_size=batch_size, jit_compile=jit_compile)
@@ -66,12 +70,14 @@ def measure(width, regions, bits, batch_size, steps, memory, jit_compile, mixed_
     labels = np.eye(10, dtype="float32")[rng.integers(0, 10, memory)]
     images = rng.integers(0, 256, (memory, 32, 32, 3), dtype=np.uint8)
     split = Split(np.arange(memory).astype(str), labels, images)
-    trainer = build_trainer(config, labels, steps_per_epoch=steps)
+    with make_strategy(strategy).scope():
+        trainer = build_trainer(config, labels, steps_per_epoch=steps)
     dataset = train_dataset(split, input_side(regions), batch_size)
     warmup = 3  # tracing and first steps, left out of the timing
     clock = StepClock()
+    callbacks = [clock, MallocThresholds()] if malloc == "restore" else [clock]
     trainer.fit(
-        dataset, epochs=1, steps_per_epoch=warmup + steps, verbose=0, callbacks=[clock], shuffle=False
+        dataset, epochs=1, steps_per_epoch=warmup + steps, verbose=0, callbacks=callbacks, shuffle=False
     )
     seconds = clock.times[-1] - clock.times[warmup - 1]
     images_per_second = steps * batch_size / seconds
@@ -84,6 +90,8 @@ def measure(width, regions, bits, batch_size, steps, memory, jit_compile, mixed_
         "batch_size": batch_size,
         "memory_rows": memory,
         "jit_compile": jit_compile,
+        "strategy": strategy,
+        "malloc": malloc,
         "precision": "mixed_bfloat16" if mixed_precision else "float32",
         "steps": steps,
         "seconds": round(seconds, 3),
@@ -100,8 +108,9 @@ def measure_rounds(args, width, regions, jit):
     rounds = []
     for _ in range(args.rounds):
         row, encoder = measure(
-            width, regions, args.bits, args.batch_size, args.steps, args.memory, jit, args.mixed_precision
-        )
+            width, regions, args.bits, args.batch_size, args.steps, args.memory, jit,
+            args.mixed_precision, args.strategy, args.malloc,
+        )  # fmt: skip
         if args.encode:
             row["encode_images"] = args.encode
             row["encode_images_per_second"] = round(measure_encoding(encoder, args.encode), 2)
@@ -129,6 +138,14 @@ def main():
     parser.add_argument("--memory", type=int, default=10000, help="training outputs in the memory bank")
     parser.add_argument("--jit", choices=["off", "on", "both"], default="off")
     parser.add_argument("--mixed-precision", action="store_true", help="mixed_bfloat16")
+    parser.add_argument(
+        "--strategy", choices=["mirrored", "default"], default="mirrored",
+        help="mirrored: as `python -m dmrh_tf.train` on one machine; default: no tf.distribute",
+    )  # fmt: skip
+    parser.add_argument(
+        "--malloc", choices=["restore", "tf"], default="restore",
+        help="restore: undo TF's malloc trim setting, as train does (glibc_malloc); tf: leave it",
+    )  # fmt: skip
     parser.add_argument("--encode", type=int, default=0, help="also time encoding this many images")
     parser.add_argument("--rounds", type=int, default=1, help="measurements per setting (median kept)")
     parser.add_argument(

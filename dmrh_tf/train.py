@@ -21,7 +21,7 @@ from dmrh_tf.encode import encode_split
 from dmrh_tf.evaluation import map_at_k
 from dmrh_tf.model import build_model, load_cnnf_weights
 from dmrh_tf.training import run_dir as rd
-from dmrh_tf.training.callbacks import EpochClock, NaNLossError, StopOnNaN
+from dmrh_tf.training.callbacks import EpochClock, MallocThresholds, NaNLossError, StopOnNaN
 from dmrh_tf.training.config import parse_args
 from dmrh_tf.training.distribution import is_chief, make_strategy, task_index
 from dmrh_tf.training.hashing_trainer import HashingTrainer
@@ -184,7 +184,11 @@ def train(config):
         fill_memory(trainer, splits.train, progress=config.verbose > 0)
     dataset = procedure.dataset(splits.train, config, initial_epoch=initial_epoch)
     # the clock after a method's discrete steps, which are part of the epoch's time
-    method_callbacks = [*procedure.callbacks(trainer, splits.train, config), EpochClock(started)]
+    method_callbacks = [
+        *procedure.callbacks(trainer, splits.train, config),
+        EpochClock(started),
+        MallocThresholds(),  # after the data iterator exists: it undoes TF's malloc setting
+    ]
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         from dmrh_tf.training.multi_worker import fit_multi_worker
 

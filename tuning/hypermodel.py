@@ -23,7 +23,7 @@ import tensorflow as tf
 from dmrh_tf.data import load_splits
 from dmrh_tf.model import input_side
 from dmrh_tf.train import build_trainer, evaluate_codes
-from dmrh_tf.training.callbacks import NaNLossError, StopOnNaN
+from dmrh_tf.training.callbacks import MallocThresholds, NaNLossError, StopOnNaN
 from dmrh_tf.training.method_registry import method_spec
 from tuning.space import SearchSpace, config_for
 from tuning.validation import validation_splits
@@ -114,6 +114,7 @@ class DMRHHyperModel(kt.HyperModel):
                 callbacks=[
                     *procedure.callbacks(model, self.splits.train, plan),
                     StopOnNaN(),
+                    MallocThresholds(),
                     *(callbacks or []),
                 ],
                 verbose=verbose,

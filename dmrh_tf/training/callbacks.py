@@ -5,6 +5,8 @@ import time
 
 import keras
 
+from dmrh_tf.training.glibc_malloc import restore_malloc_thresholds
+
 
 class NaNLossError(FloatingPointError):
     """The training loss became NaN or infinite."""
@@ -38,3 +40,15 @@ class EpochClock(keras.callbacks.Callback):
         if logs is not None:
             logs["epoch_seconds"] = round(now - self.last, 3)
         self.last = now
+
+
+class MallocThresholds(keras.callbacks.Callback):
+    """Undo TF's malloc trim setting (`glibc_malloc`) once each epoch's data iterator exists: at
+    the start of an epoch and after its first batch (when Keras has built its iterator)."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        restore_malloc_thresholds()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == 0:
+            restore_malloc_thresholds()
