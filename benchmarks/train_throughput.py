@@ -34,7 +34,6 @@ from dmrh_tf.data import Split, train_dataset
 from dmrh_tf.encode import encode_split
 from dmrh_tf.model import input_side
 from dmrh_tf.train import build_trainer
-from dmrh_tf.training.callbacks import MallocThresholds
 from dmrh_tf.training.config import Config
 from dmrh_tf.training.distribution import make_strategy
 
@@ -75,7 +74,11 @@ def measure(width, regions, bits, batch_size, steps, memory, jit_compile, mixed_
     dataset = train_dataset(split, input_side(regions), batch_size)
     warmup = 3  # tracing and first steps, left out of the timing
     clock = StepClock()
-    callbacks = [clock, MallocThresholds()] if malloc == "restore" else [clock]
+    callbacks = [clock]
+    if malloc == "restore":  # imported here: `PYTHONPATH` at an older checkout (speedup.py) lacks it
+        from dmrh_tf.training.callbacks import MallocThresholds
+
+        callbacks.append(MallocThresholds())
     trainer.fit(
         dataset, epochs=1, steps_per_epoch=warmup + steps, verbose=0, callbacks=callbacks, shuffle=False
     )

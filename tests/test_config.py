@@ -23,6 +23,15 @@ def test_paper_preset_has_the_papers_settings():
     assert (config.normalization, config.width) == ("lrn", 1.0)
 
 
+def test_cpu_preset_is_the_measured_recipe_and_flags_still_win():
+    config = parse_args(["--preset", "cpu", "--bits", "24"])
+    assert (config.optimizer, config.learning_rate, config.lr_schedule) == ("adam", 1e-3, "cosine")
+    assert (config.width, config.regions, config.dropout, config.epochs) == (0.25, 1, 0.0, 5)
+    assert config.train_size is None and config.query_size is None  # the whole protocol
+    assert config.bits == 24 and config.method == "dmrh"
+    assert parse_args(["--preset", "cpu", "--regions", "2"]).regions == 2
+
+
 def test_precedence_preset_then_file_then_flags(tmp_path):
     path = tmp_path / "best.json"
     path.write_text(json.dumps({"eta": 0.5, "regions": 3, "bits": 24}))
