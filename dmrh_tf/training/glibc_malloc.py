@@ -13,14 +13,12 @@ setting, i.e. after the first distributed iterator exists (the `MallocThresholds
 
 import ctypes
 import ctypes.util
-import logging
-
-log = logging.getLogger(__name__)
 
 M_TRIM_THRESHOLD = -1  # glibc's mallopt parameter numbers (malloc.h)
 M_MMAP_THRESHOLD = -3
 TRIM_THRESHOLD = 1 << 30  # keep up to 1 GiB of freed heap instead of returning it to the system
-# allocations below this come from the heap and are reused; glibc before 2.35 caps it at 32 MiB
+# allocations below this come from the heap and are reused; where glibc refuses 1 GiB (its documented
+# maximum is HEAP_MAX_SIZE / 2, 32 MiB on 64-bit), 32 MiB
 MMAP_THRESHOLDS = (1 << 30, 32 << 20)
 
 
