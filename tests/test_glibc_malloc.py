@@ -19,11 +19,10 @@ class _Mallinfo2(ctypes.Structure):
 
 
 @pytest.fixture
-def libc():
+def glibc():
     libc = glibc_malloc._libc()
     if libc is None or not hasattr(libc, "mallinfo2"):
         pytest.skip("needs glibc >= 2.33 (mallinfo2)")
-    return _prepared(libc)
 
 
 def _prepared(libc):
@@ -43,11 +42,10 @@ def _mmapped(libc, size):
     return mapped == 1
 
 
-def test_restoring_the_thresholds_serves_large_buffers_from_the_heap(libc):
+def test_restoring_the_thresholds_serves_large_buffers_from_the_heap(glibc):
     # In a fresh process: a used heap may already hold a free 4 MiB chunk, which malloc reuses anyway.
     script = textwrap.dedent(
         """
-        import ctypes
         from dmrh_tf.training import glibc_malloc
         from tests.test_glibc_malloc import _mmapped, _prepared
         libc = _prepared(glibc_malloc._libc())

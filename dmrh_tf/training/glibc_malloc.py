@@ -13,6 +13,7 @@ setting, i.e. after the first distributed iterator exists (the `MallocThresholds
 
 import ctypes
 import ctypes.util
+import functools
 
 M_TRIM_THRESHOLD = -1  # glibc's mallopt parameter numbers (malloc.h)
 M_MMAP_THRESHOLD = -3
@@ -22,6 +23,7 @@ TRIM_THRESHOLD = 1 << 30  # keep up to 1 GiB of freed heap instead of returning 
 MMAP_THRESHOLDS = (1 << 30, 32 << 20)
 
 
+@functools.cache  # find_library runs ldconfig: once per process, not on every call
 def _libc():
     name = ctypes.util.find_library("c")
     try:
