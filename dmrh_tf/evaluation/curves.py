@@ -1,4 +1,5 @@
-"""Quality over a run's epochs: mAP against wall-clock minutes, and the slides' convergence figure.
+"""Quality of training runs: mAP against wall-clock minutes, the slides' convergence figure, and
+mAP against the region grid N over seeds.
 
 A *curve* is a list of points, one per finished epoch of a run:
 
@@ -10,9 +11,9 @@ training time so far (history.csv's `epoch_seconds`, summed) plus its final eval
 
 from pathlib import Path
 
-from dmrh_tf.evaluation.report import _figure, _save
+from dmrh_tf.evaluation.report import panel_figure, save_figure
 
-__all__ = ["curve_points", "plot_convergence", "plot_time_to_quality"]
+__all__ = ["curve_points", "plot_convergence", "plot_map_vs_regions_seeds", "plot_time_to_quality"]
 
 
 def curve_points(history, maps, evaluate_seconds):
@@ -43,7 +44,7 @@ def _number(text):
 
 def plot_time_to_quality(curves: dict, path, k: int, target: float | None = None) -> Path:
     """mAP@k against wall-clock minutes, one line per labelled curve (and the target, dashed)."""
-    figure, (axis,) = _figure(1)
+    figure, (axis,) = panel_figure(1)
     for label, points in curves.items():
         axis.plot([p["minutes"] for p in points], [p["map_at_k"] for p in points], marker="o", label=label)
     if target is not None:
@@ -53,12 +54,12 @@ def plot_time_to_quality(curves: dict, path, k: int, target: float | None = None
     axis.set_title("Time to quality")
     axis.grid(alpha=0.3)
     axis.legend(fontsize="small")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_convergence(curves: dict, path, k: int) -> Path:
     """The slides' "convergence analysis": training loss and mAP@k per epoch, one line per curve."""
-    figure, (loss_axis, map_axis) = _figure(2)
+    figure, (loss_axis, map_axis) = panel_figure(2)
     for label, points in curves.items():
         epochs = [p["epoch"] for p in points]
         loss_axis.plot(epochs, [p["loss"] for p in points], marker="o", label=label)
@@ -70,4 +71,33 @@ def plot_convergence(curves: dict, path, k: int) -> Path:
         axis.grid(alpha=0.3)
         axis.legend(fontsize="small")
     figure.suptitle("Convergence")
-    return _save(figure, path)
+    return save_figure(figure, path)
+
+
+def plot_map_vs_regions_seeds(runs: list, path, bits: int, k: int) -> Path:
+    """mAP against N from runs ({"regions", "weighting", "seed", "map_at_k"}): every seed as a dot,
+    the mean ± standard deviation over seeds as a line with error bars, one line per weighting."""
+    import numpy as np
+
+    figure, (axis,) = panel_figure(1)
+    for weighting in sorted({run["weighting"] for run in runs}):
+        group = [run for run in runs if run["weighting"] == weighting]
+        regions = sorted({run["regions"] for run in group})
+        values = [[run["map_at_k"] for run in group if run["regions"] == n] for n in regions]
+        line = axis.errorbar(
+            regions,
+            [np.mean(v) for v in values],
+            yerr=[np.std(v, ddof=1) if len(v) > 1 else 0.0 for v in values],
+            marker="o",
+            capsize=4,
+            label=f"{weighting} weighting (mean ± std)",
+        )
+        for n, v in zip(regions, values, strict=True):
+            axis.scatter([n] * len(v), v, color=line[0].get_color(), alpha=0.35, s=14)
+    axis.set_xlabel("regions per side N (N² regions)")
+    axis.set_ylabel(f"mAP@{k}")
+    axis.set_title(f"mAP@{k} versus N at equal wall time, {bits} bits")
+    axis.xaxis.get_major_locator().set_params(integer=True)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize="small")
+    return save_figure(figure, path)

@@ -31,11 +31,13 @@ __all__ = [
     "empty_results",
     "metric_value",
     "metrics_to_json",
+    "panel_figure",
     "plot_map_vs_regions",
     "plot_pr_curves",
     "plot_precision_at_k",
     "read_results",
     "results_table",
+    "save_figure",
     "table_csv",
     "table_markdown",
     "write_report",
@@ -191,7 +193,7 @@ def plot_map_vs_regions(results: dict, path, metric: str = "map") -> Path | None
                 points.setdefault(int(bits), []).append((entry["regions"], metrics[metric]))
     if not points:
         return None
-    figure, axes = _figure(1)
+    figure, axes = panel_figure(1)
     for bits in sorted(points):
         regions, values = zip(*sorted(points[bits]), strict=True)
         axes[0].plot(regions, values, marker="o", label=f"{bits} bits")
@@ -201,7 +203,7 @@ def plot_map_vs_regions(results: dict, path, metric: str = "map") -> Path | None
     axes[0].xaxis.get_major_locator().set_params(integer=True)
     axes[0].grid(alpha=0.3)
     axes[0].legend()
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def write_report(results: dict, out_dir) -> dict[str, Path]:
@@ -276,7 +278,7 @@ def _plot_per_bits(results, path, key, xy, labels, title) -> Path | None:
                 panels.setdefault(int(bits), []).append((name, metrics))
     if not panels:
         return None
-    figure, axes = _figure(len(panels))
+    figure, axes = panel_figure(len(panels))
     for axis, bits in zip(axes, sorted(panels), strict=True):
         for name, metrics in panels[bits]:
             x, y = xy(metrics)
@@ -289,10 +291,11 @@ def _plot_per_bits(results, path, key, xy, labels, title) -> Path | None:
         axis.grid(alpha=0.3)
         axis.legend(fontsize="small")
     figure.suptitle(title + (f" — {results['dataset']}" if results.get("dataset") else ""))
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
-def _figure(panels: int):
+def panel_figure(panels: int):
+    """A figure of `panels` axes side by side, the layout of every plot here and in `curves`."""
     from matplotlib.figure import Figure  # imported here: the metrics never need matplotlib
 
     figure = Figure(figsize=(4.5 * panels, 4.0), layout="constrained")
@@ -300,7 +303,8 @@ def _figure(panels: int):
     return figure, list(axes)
 
 
-def _save(figure, path) -> Path:
+def save_figure(figure, path) -> Path:
+    """Write `figure` as a PNG to `path`, creating its folder."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=120)
