@@ -92,6 +92,15 @@ def test_resize_in_a_graph_equals_eager():
     np.testing.assert_allclose(graph, resize_images(image, SIDE).numpy(), atol=1e-5)
 
 
+@pytest.mark.parametrize("source", [(28, 28), (300, 200)])
+def test_a_grey_image_resizes_as_its_rgb_copy(source):
+    """Grey is resized first and copied to 3 channels after: the pixels of resizing the RGB copy."""
+    grey = np.random.default_rng(4).integers(0, 256, (2, *source, 1), dtype=np.uint8)
+    got = resize_images(grey, SIDE).numpy()
+    assert got.shape == (2, SIDE, SIDE, 3)
+    np.testing.assert_array_equal(got, resize_images(np.repeat(grey, 3, axis=-1), SIDE).numpy())
+
+
 def test_a_split_smaller_than_a_batch_fails_clearly():
     with pytest.raises(ValueError, match="fewer than one batch"):
         train_dataset(_memory_split(n=3), SIDE, 4)

@@ -16,12 +16,11 @@ def resize_images(images, side):
     if images.shape.rank not in (3, 4):
         raise ValueError(f"images must be [H, W, C] or [B, H, W, C], got shape {images.shape}")
     channels = images.shape[-1]
-    if channels == 1:
-        images = tf.repeat(images, 3, axis=-1)
-    elif channels is not None and channels != 3:
+    if channels is not None and channels not in (1, 3):
         raise ValueError(f"images must have 1 or 3 channels, got {channels}")
-    images = tf.cast(images, tf.float32)
-    return tf.clip_by_value(_bilinear(images, side), 0.0, 255.0)
+    images = tf.clip_by_value(_bilinear(tf.cast(images, tf.float32), side), 0.0, 255.0)
+    # Grey to RGB after the resize: the same pixels (channels resize independently), a third of the work.
+    return tf.repeat(images, 3, axis=-1) if channels == 1 else images
 
 
 def _bilinear(images, side):
