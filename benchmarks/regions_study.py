@@ -11,12 +11,13 @@ wall time each N gets the training steps that take as long as N = 1's `--epochs`
    epoch is round((n / B) · c_1 / c_N) steps, `--epochs` of them, so the learning-rate schedule has
    the same shape at every N.
 2. **Training**: one `python -m dmrh_tf.train --preset … --regions N --seed s` per cell, in
-   `<runs>/n<N>_<weighting>_seed<s>/`, then its own evaluation (mAP@K on the run's own splits: a seed
+   `<runs>/n<N>_<weighting>_seed<s>/` (N = 1 once, with magnitude weighting: with one region the
+   weightings coincide), then its own evaluation (mAP@K on the run's own splits: a seed
    fixes the data set's draw too, so each seed's N share their data). Resumable: a run with a
    results.json is not trained again.
-3. **Record** (`--out`): every run's mAP@K and measured training seconds (how equal the budgets came
-   out), each (N, weighting)'s mean ± std over seeds, and the per-seed paired gain over N = 1; the
-   plot `<plots>/map_vs_regions_seeds.png`.
+3. **Record** (`--out`, rewritten after every run): every run's mAP@K and measured training
+   seconds (how equal the budgets came out), each (N, weighting)'s mean ± std over seeds, and the
+   per-seed paired gain over N = 1; the plot `<plots>/map_vs_regions_seeds.png`.
 """
 
 import argparse
@@ -64,6 +65,14 @@ def train_command(args, regions, weighting, seed, steps, run_dir):
         "--weighting", weighting, "--seed", str(seed), "--epochs", str(args.epochs),
         "--steps-per-epoch", str(steps), "--run-dir", run_dir, "--verbose", "2",
     ]  # fmt: skip
+
+
+def study_cells(regions, weightings):
+    """The (N, weighting) cells in training order. N = 1 is the baseline and runs once, with
+    magnitude weighting: with one region every weighting is the identity (a softmax over one
+    logit is 1), so a learned N = 1 would repeat it."""
+    cells = [(1, "magnitude")] + [(n, w) for w in weightings for n in regions if n > 1]
+    return list(dict.fromkeys(cells))
 
 
 def summarize(runs):
@@ -125,43 +134,46 @@ def main():
         calibration_path.write_text(json.dumps(costs, indent=2))
     runs = []
     for seed in args.seeds:  # seed-major: a study stopped early still has complete seeds
-        for weighting in args.weightings:
-            for regions in args.regions:
-                steps = steps_per_epoch(costs, regions, args.train_size)
-                run_dir = os.path.join(args.runs, f"n{regions}_{weighting}_seed{seed}")
-                command = train_command(args, regions, weighting, seed, steps, run_dir)
-                results_path = os.path.join(run_dir, "results.json")
-                if not os.path.exists(results_path):
-                    log.info("$ %s", " ".join(command))
-                    started = time.time()
-                    subprocess.run(command, check=True)
-                    log.info("%s: %.0f s", run_dir, time.time() - started)
-                with open(results_path) as f:
-                    results = json.load(f)
-                runs.append(
-                    {
-                        "regions": regions,
-                        "weighting": weighting,
-                        "seed": seed,
-                        "steps_per_epoch": steps,
-                        "k": results["k"],
-                        "map_at_k": results["map_at_k"],
-                        "train_seconds": results["train_seconds"],
-                        "evaluate_seconds": results["evaluate_seconds"],
-                        "run_dir": run_dir,
-                        "command": " ".join(["python", *command[1:]]),
-                    }
-                )
-    cells = summarize(runs)
+        for regions, weighting in study_cells(args.regions, args.weightings):
+            steps = steps_per_epoch(costs, regions, args.train_size)
+            run_dir = os.path.join(args.runs, f"n{regions}_{weighting}_seed{seed}")
+            command = train_command(args, regions, weighting, seed, steps, run_dir)
+            results_path = os.path.join(run_dir, "results.json")
+            if not os.path.exists(results_path):
+                log.info("$ %s", " ".join(command))
+                started = time.time()
+                subprocess.run(command, check=True)
+                log.info("%s: %.0f s", run_dir, time.time() - started)
+            with open(results_path) as f:
+                results = json.load(f)
+            runs.append(
+                {
+                    "regions": regions,
+                    "weighting": weighting,
+                    "seed": seed,
+                    "steps_per_epoch": steps,
+                    "k": results["k"],
+                    "map_at_k": results["map_at_k"],
+                    "train_seconds": results["train_seconds"],
+                    "evaluate_seconds": results["evaluate_seconds"],
+                    "run_dir": run_dir,
+                    "command": " ".join(["python", *command[1:]]),
+                }
+            )
+            write_record(args, info, costs, runs)  # after every run: a stopped study keeps its record
+    for cell in summarize(runs):
+        log.info("%s", cell)
+    log.info("wrote %s", args.out)
+
+
+def write_record(args, info, costs, runs):
+    """The record so far (`--out`) and its plot."""
     plot_map_vs_regions_seeds(runs, Path(args.plots) / "map_vs_regions_seeds.png", args.bits, runs[0]["k"])
     settings = {k: v for k, v in vars(args).items() if k not in ("out", "plots")}
     record = {"machine": finish(info), "settings": settings, "step_seconds": costs}
-    record.update(cells=cells, runs=runs)
+    record.update(cells=summarize(runs), runs=runs)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     Path(args.out).write_text(json.dumps(record, indent=2) + "\n")
-    for cell in cells:
-        log.info("%s", cell)
-    log.info("wrote %s", args.out)
 
 
 if __name__ == "__main__":

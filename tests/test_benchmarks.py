@@ -165,30 +165,42 @@ def test_speedup_compares_the_medians_of_two_sets_of_reports(tmp_path):
 
 
 def test_regions_study_trains_every_cell_and_summarizes_over_seeds(tmp_path):
-    """Two N × two seeds of tiny runs: N = 1's epoch is one pass, N > 1 gets the steps the measured
-    step costs allow, every run is scored, and each cell's mean, std and paired gain follow from
-    the runs; a second call trains nothing (resumable) and keeps the calibration."""
+    """Two N × two weightings × two seeds of tiny runs: N = 1 runs once (magnitude: the weightings
+    coincide there), its epoch is one pass, N > 1 gets the steps the measured step costs allow,
+    every run is scored, and each cell's mean, std and paired gain follow from the runs; a second
+    call trains nothing (resumable) and keeps the calibration."""
     runs = tmp_path / "runs"
     args = [
         "--dataset", "synthetic", "--preset", "smoke", "--bits", "8", "--regions", "1", "2",
-        "--seeds", "0", "1", "--epochs", "1", "--train-size", "64", "--query-size", "16",
+        "--weightings", "magnitude", "learned", "--seeds", "0", "1", "--epochs", "1",
+        "--train-size", "64", "--query-size", "16",
         "--calibration-steps", "2", "--runs", str(runs), "--plots", str(tmp_path / "plots"),
     ]  # fmt: skip
     report = run_benchmark("regions_study", args, tmp_path / "r.json")
-    assert [(r["regions"], r["seed"]) for r in report["runs"]] == [(1, 0), (2, 0), (1, 1), (2, 1)]
+    cells = [(1, "magnitude"), (2, "magnitude"), (2, "learned")]
+    assert [(r["regions"], r["weighting"], r["seed"]) for r in report["runs"]] == [
+        (*cell, seed) for seed in (0, 1) for cell in cells
+    ]
     costs = {int(n): c for n, c in report["step_seconds"].items()}
     for run in report["runs"]:
         expected = 2 if run["regions"] == 1 else max(1, round(2 * costs[1] / costs[2]))  # 64 // 32
         assert run["steps_per_epoch"] == expected and 0 <= run["map_at_k"] <= 1
         results = json.loads((Path(run["run_dir"]) / "results.json").read_text())
         assert results["regions"] == run["regions"] and results["map_at_k"] == run["map_at_k"]
-    by_n = {cell["regions"]: cell for cell in report["cells"]}
-    maps = {n: [r["map_at_k"] for r in report["runs"] if r["regions"] == n] for n in (1, 2)}
+    by_n = {cell["regions"]: cell for cell in report["cells"] if cell["weighting"] == "magnitude"}
+    maps = {
+        n: [r["map_at_k"] for r in report["runs"] if r["regions"] == n and r["weighting"] == "magnitude"]
+        for n in (1, 2)
+    }
     assert by_n[2]["map_at_k_mean"] == round(float(np.mean(maps[2])), 4)
     assert by_n[2]["map_at_k_std"] == round(float(np.std(maps[2], ddof=1)), 4)
     assert by_n[1]["gain_over_n1_per_seed"] == [0.0, 0.0]
     gains = [round(a - b, 4) for a, b in zip(maps[2], maps[1], strict=True)]
     assert by_n[2]["gain_over_n1_per_seed"] == gains
+    (learned,) = [cell for cell in report["cells"] if cell["weighting"] == "learned"]
+    learned_maps = [r["map_at_k"] for r in report["runs"] if r["weighting"] == "learned"]
+    learned_gains = [round(a - b, 4) for a, b in zip(learned_maps, maps[1], strict=True)]
+    assert learned["gain_over_n1_per_seed"] == learned_gains
     assert (tmp_path / "plots" / "map_vs_regions_seeds.png").stat().st_size > 0
     stamps = {r["run_dir"]: os.path.getmtime(Path(r["run_dir"]) / "results.json") for r in report["runs"]}
     again = run_benchmark("regions_study", args, tmp_path / "r2.json")
