@@ -9,7 +9,9 @@ One budget for every deep method: `--epochs` passes' worth of training images (e
 passes). Methods whose epoch is not a pass over the training set get as many epochs as make the
 same number of image passes: ADSH's epoch is `adsh_inner_epochs` passes over |Ω| images, so it gets
 epochs × n / (3 × 2000) outer iterations (10 for one epoch of Fashion-MNIST). Every deep method uses
-the package's default optimiser recipe (SGD, momentum 0.9, lr 0.05 after a warm-up, clip-norm 1).
+one optimiser recipe: the package's default (SGD, momentum 0.9, lr 0.05 after a warm-up, clip-norm
+1), or a preset's with `--preset` (e.g. `cpu`: Adam 1e-3, cosine decay, dropout 0; the flags the
+suite sets — width, epochs, sizes, N — override the preset's).
 
 Resumable: a run whose results.json exists is not trained again, and a data set's report is not
 rebuilt while it is newer than all its runs. Writes runs/quality/<data>_k<bits>_n<N>/ (one training
@@ -30,7 +32,7 @@ from pathlib import Path
 from common import finish, machine
 
 from dmrh_tf.evaluation.report import metric_value
-from dmrh_tf.training.config import METHODS, Config
+from dmrh_tf.training.config import METHODS, PRESETS, Config
 
 log = logging.getLogger("quality")
 DATA_DIR = "/usr/share/datasets/fashion-mnist"
@@ -66,7 +68,7 @@ def train_command(args, dataset, method, bits, regions, run_dir):
         "--train-size", args.train_size, "--query-size", args.query_size, "--method", method,
         "--bits", str(bits), "--regions", str(regions), "--width", args.width,
         "--epochs", str(method_epochs(method, args.epochs, _size(args.train_size) or FULL_TRAIN_SIZE)),
-        "--run-dir", run_dir, "--verbose", "2",
+        "--run-dir", run_dir, "--verbose", "2", *(["--preset", args.preset] if args.preset else []),
     ]  # fmt: skip
 
 
@@ -116,6 +118,7 @@ def main():
     parser.add_argument("--regions", type=int, nargs="+", default=[1, 2, 3], help="DMRH's N")
     parser.add_argument("--methods", nargs="+", default=list(METHODS), help="deep methods")
     parser.add_argument("--baselines", nargs="+", default=["lsh", "sh", "sklsh", "pcah", "itq", "fssh"])
+    parser.add_argument("--preset", choices=sorted(PRESETS), help="the recipe (default: the default's)")
     parser.add_argument("--width", default="0.125")
     parser.add_argument("--epochs", default="1")
     parser.add_argument("--data-dir", default=DATA_DIR)
@@ -128,6 +131,7 @@ def main():
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     record = json.loads(args.record.read_text()) if args.record.exists() else {}
     settings = {
+        "preset": args.preset,
         "width": args.width,
         "epochs": args.epochs,
         "budget": "epochs × n image passes per deep method",
