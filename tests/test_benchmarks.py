@@ -206,3 +206,56 @@ def test_regions_study_trains_every_cell_and_summarizes_over_seeds(tmp_path):
     again = run_benchmark("regions_study", args, tmp_path / "r2.json")
     assert again["runs"] == report["runs"] and again["step_seconds"] == report["step_seconds"]
     assert all(os.path.getmtime(Path(d) / "results.json") == t for d, t in stamps.items())
+
+
+def _region_codes_module():
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import region_codes
+
+    return region_codes
+
+
+def test_region_codes_measures_agreement_and_localisation_exactly():
+    """Agreement counts equal bits over region pairs; a region coded as its own cell's class
+    prototype retrieves that cell's class perfectly and the opposite cell's class worse."""
+    probe = _region_codes_module()
+    one = np.ones((1, 2, 2, 4), np.int8)
+    one[0, 0, 1, 3] = -1  # region 1 differs from the other three in 1 of 4 bits
+    assert probe.region_agreement(one) == (3 * 0.75 + 3 * 1.0) / 6
+    assert probe.region_agreement(np.ones((5, 1, 1, 8), np.int8)) is None
+    assert probe.corner_regions(3) == {0: (0, 0), 1: (0, 2), 2: (2, 0), 3: (2, 2)}
+    assert probe.corner_regions(1) == {c: (0, 0) for c in range(4)}
+
+    base = {"a": np.array([1, 0, 0], np.float32), "b": np.array([0, 1, 0], np.float32)}
+    labels = probe.cell_labels_of(["mosaic2x2:a|-|b|a"], base)
+    np.testing.assert_array_equal(labels[0], [[1, 0, 0], [0, 0, 0], [0, 1, 0], [1, 0, 0]])
+
+    rng = np.random.default_rng(0)
+    prototypes = rng.choice(np.array([-1, 1], np.int8), (3, 32))  # one code per class
+    cells = rng.integers(0, 3, (40, 4))
+    region_codes = prototypes[cells].reshape(40, 2, 2, 32)  # region (i, j) codes cell 2i + j
+    db_classes = np.repeat(np.arange(3), 20)
+    eye = np.eye(3, dtype=np.float32)
+    result = probe.localisation(region_codes, prototypes[db_classes], eye[cells], eye[db_classes], 60)
+    for row in result["cells"]:
+        c = row["cell"]
+        assert row["queries"] == int(np.sum(cells[:, c] != cells[:, 3 - c]))
+        assert row["own"] == 1.0 and row["opposite"] < 0.7
+    assert result["own_minus_opposite"] > 0.3
+
+
+def test_region_codes_probes_a_trained_mosaic_run(tmp_path):
+    """End to end on a tiny mosaic run at N = 2: the record has both measures for it."""
+    run = tmp_path / "run"
+    train = [
+        sys.executable, "-m", "dmrh_tf.train", "--preset", "smoke", "--dataset", "mosaic",
+        "--mosaic-base", "synthetic", "--regions", "2", "--epochs", "1", "--train-size", "64",
+        "--query-size", "32", "--run-dir", str(run),
+    ]  # fmt: skip
+    subprocess.run(train, check=True, capture_output=True, cwd=REPO)
+    report = run_benchmark("region_codes", ["--runs", str(run)], tmp_path / "p.json")
+    (row,) = report["runs"]
+    assert row["regions"] == 2 and 0 <= row["agreement_between_regions"] <= 1
+    assert [cell["region"] for cell in row["localisation"]["cells"]] == [[0, 0], [0, 1], [1, 0], [1, 1]]
+    for cell in row["localisation"]["cells"]:
+        assert 0 <= cell["queries"] <= 32 and 0 <= cell["own"] <= 1 and 0 <= cell["opposite"] <= 1
