@@ -9,7 +9,9 @@ wall time each N gets the training steps that take as long as N = 1's `--epochs`
 1. **Calibration**: `train_throughput.measure` times `--calibration-steps` training steps at each N
    (the preset's width, batch 32, a memory of n rows, `train`'s strategy): c_N seconds a step. N's
    epoch is round((n / B) · c_1 / c_N) steps, `--epochs` of them, so the learning-rate schedule has
-   the same shape at every N.
+   the same shape at every N. `--budget images` is the control: every N gets N = 1's epochs (the
+   same images seen, so N > 1 gets more time), in `n<N>_<weighting>_images_seed<s>/` (N = 1's runs
+   are the same under both budgets and shared).
 2. **Training**: one `python -m dmrh_tf.train --preset … --regions N --seed s` per cell, in
    `<runs>/n<N>_<weighting>_seed<s>/` (N = 1 once, with magnitude weighting: with one region the
    weightings coincide), then its own evaluation (mAP@K on the run's own splits: a seed
@@ -51,10 +53,16 @@ def calibrate(width, regions, bits, memory, steps):
     return costs
 
 
-def steps_per_epoch(costs, regions, train_size, batch_size=32):
-    """N's epoch in steps: one pass at N = 1 (⌊n / B⌋), scaled by c_1 / c_N."""
+def steps_per_epoch(costs, regions, train_size, budget="time", batch_size=32):
+    """N's epoch in steps: one pass at N = 1 (⌊n / B⌋), scaled by c_1 / c_N under the time budget."""
     full = train_size // batch_size
-    return max(1, round(full * costs[1] / costs[regions]))
+    return full if budget == "images" else max(1, round(full * costs[1] / costs[regions]))
+
+
+def run_name(regions, weighting, seed, budget):
+    """A run's directory name: N = 1's runs are the same under both budgets."""
+    suffix = "_images" if budget == "images" and regions > 1 else ""
+    return f"n{regions}_{weighting}{suffix}_seed{seed}"
 
 
 def train_command(args, regions, weighting, seed, steps, run_dir):
@@ -113,6 +121,7 @@ def main():
     parser.add_argument("--weightings", nargs="+", default=["magnitude"], help="magnitude, learned")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=3, help="N = 1's passes: the time budget")
+    parser.add_argument("--budget", choices=["time", "images"], default="time", help="equal for every N")
     parser.add_argument("--train-size", type=int, default=10_000)
     parser.add_argument("--query-size", type=int, default=2_000)
     parser.add_argument("--calibration-steps", type=int, default=30)
@@ -135,8 +144,8 @@ def main():
     runs = []
     for seed in args.seeds:  # seed-major: a study stopped early still has complete seeds
         for regions, weighting in study_cells(args.regions, args.weightings):
-            steps = steps_per_epoch(costs, regions, args.train_size)
-            run_dir = os.path.join(args.runs, f"n{regions}_{weighting}_seed{seed}")
+            steps = steps_per_epoch(costs, regions, args.train_size, args.budget)
+            run_dir = os.path.join(args.runs, run_name(regions, weighting, seed, args.budget))
             command = train_command(args, regions, weighting, seed, steps, run_dir)
             results_path = os.path.join(run_dir, "results.json")
             if not os.path.exists(results_path):
@@ -168,7 +177,9 @@ def main():
 
 def write_record(args, info, costs, runs):
     """The record so far (`--out`) and its plot."""
-    plot_map_vs_regions_seeds(runs, Path(args.plots) / "map_vs_regions_seeds.png", args.bits, runs[0]["k"])
+    budget = "equal wall time" if args.budget == "time" else "equal images seen"
+    path = Path(args.plots) / "map_vs_regions_seeds.png"
+    plot_map_vs_regions_seeds(runs, path, args.bits, runs[0]["k"], budget)
     settings = {k: v for k, v in vars(args).items() if k not in ("out", "plots")}
     record = {"machine": finish(info), "settings": settings, "step_seconds": costs}
     record.update(cells=summarize(runs), runs=runs)

@@ -206,6 +206,11 @@ def test_regions_study_trains_every_cell_and_summarizes_over_seeds(tmp_path):
     again = run_benchmark("regions_study", args, tmp_path / "r2.json")
     assert again["runs"] == report["runs"] and again["step_seconds"] == report["step_seconds"]
     assert all(os.path.getmtime(Path(d) / "results.json") == t for d, t in stamps.items())
+    control = [*args[:9], "--weightings", "magnitude", "--seeds", "0", *args[15:], "--budget", "images"]
+    images = run_benchmark("regions_study", control, tmp_path / "r3.json")
+    assert [(r["regions"], r["steps_per_epoch"]) for r in images["runs"]] == [(1, 2), (2, 2)]
+    assert images["runs"][0] == report["runs"][0]  # N = 1's run is shared, not trained again
+    assert images["runs"][1]["run_dir"].endswith("n2_magnitude_images_seed0")
 
 
 def _region_codes_module():

@@ -74,9 +74,10 @@ def plot_convergence(curves: dict, path, k: int) -> Path:
     return save_figure(figure, path)
 
 
-def plot_map_vs_regions_seeds(runs: list, path, bits: int, k: int) -> Path:
+def plot_map_vs_regions_seeds(runs: list, path, bits: int, k: int, budget: str = "equal wall time") -> Path:
     """mAP against N from runs ({"regions", "weighting", "seed", "map_at_k"}): every seed as a dot,
-    the mean ± standard deviation over seeds as a line with error bars, one line per weighting."""
+    the mean ± standard deviation over seeds as a line with error bars, one line per weighting;
+    `budget` says what was held equal across N (the title)."""
     import numpy as np
 
     figure, (axis,) = panel_figure(1)
@@ -96,7 +97,7 @@ def plot_map_vs_regions_seeds(runs: list, path, bits: int, k: int) -> Path:
             axis.scatter([n] * len(v), v, color=line[0].get_color(), alpha=0.35, s=14)
     axis.set_xlabel("regions per side N (N² regions)")
     axis.set_ylabel(f"mAP@{k}")
-    axis.set_title(f"mAP@{k} versus N at equal wall time, {bits} bits")
+    axis.set_title(f"mAP@{k} versus N at {budget}, {bits} bits")
     axis.xaxis.get_major_locator().set_params(integer=True)
     axis.grid(alpha=0.3)
     axis.legend(fontsize="small")
