@@ -16,7 +16,11 @@ u [n, N, N, K] of its queries and the fused codes of its database. Two measures:
    different labels. `own − opposite > 0`: the region's code carries its own cell more than the
    far one. At N = 1 the one region is the whole image and the two are symmetric: the control.
 
-Writes `--out` (JSON: both measures per run, with its N, weighting, seed and mAP@K).
+For a run with `--weighting learned`, also the fusion's learned weights: the softmax over regions
+of its logits, averaged over bits per region, and the largest weight per bit averaged over bits
+(1/N² = the plain mean the weighting starts from).
+
+Writes `--out` (JSON: the measures per run, with its N, weighting, seed and mAP@K).
 """
 
 import argparse
@@ -73,6 +77,18 @@ def localisation(region_codes, db_codes, cell_labels, db_labels, k):
     return {"cells": rows, "own_minus_opposite": round(float(np.mean(gaps)), 4)}
 
 
+def learned_weights(logits):
+    """Summary of a learned fusion's logits [N², K]: the mean softmax weight of each region over
+    bits, and the mean over bits of the largest region weight (1/N² for the plain mean)."""
+    weights = np.exp(logits - logits.max(axis=0))
+    weights /= weights.sum(axis=0)
+    return {
+        "mean_weight_per_region": np.round(weights.mean(axis=1), 4).tolist(),
+        "mean_largest_weight": round(float(weights.max(axis=0).mean()), 4),
+        "uniform_weight": round(1 / len(logits), 4),
+    }
+
+
 def cell_labels_of(ids, base_labels):
     """[n, 4, C] labels of each 2×2 mosaic's cells from its id (zeros for an empty cell);
     `base_labels`: {base image id: [C] labels}."""
@@ -120,6 +136,8 @@ def probe(run_dir):
     )  # fmt: skip
     with open(os.path.join(run_dir, rd.RESULTS_FILE)) as f:
         results = json.load(f)
+    fusion = model.get_layer("fusion")
+    weights = learned_weights(np.asarray(fusion.region_logits)) if config.weighting == "learned" else None
     return {
         "run_dir": run_dir,
         "regions": config.regions,
@@ -130,6 +148,7 @@ def probe(run_dir):
         "agreement_between_regions": region_agreement(region_codes),
         "agreement_between_images": round(between, 4),
         "localisation": located,
+        "learned_weights": weights,
     }
 
 

@@ -247,14 +247,21 @@ def test_region_codes_measures_agreement_and_localisation_exactly():
         assert row["queries"] == int(np.sum(cells[:, c] != cells[:, 3 - c]))
         assert row["own"] == 1.0 and row["opposite"] < 0.7
     assert result["own_minus_opposite"] > 0.3
+    logits = np.zeros((4, 6))
+    logits[2, :3] = 50.0  # region 2 takes bits 0-2 alone; bits 3-5 stay the plain mean
+    weights = probe.learned_weights(logits)
+    np.testing.assert_allclose(weights["mean_weight_per_region"], [0.125, 0.125, 0.625, 0.125])
+    assert weights["mean_largest_weight"] == (3 * 1.0 + 3 * 0.25) / 6
 
 
 def test_region_codes_probes_a_trained_mosaic_run(tmp_path):
-    """End to end on a tiny mosaic run at N = 2: the record has both measures for it."""
+    """End to end on a tiny mosaic run at N = 2 with learned weighting: the record has the measures
+    and the learned weights (a softmax over the 4 regions per bit)."""
     run = tmp_path / "run"
     train = [
         sys.executable, "-m", "dmrh_tf.train", "--preset", "smoke", "--dataset", "mosaic",
-        "--mosaic-base", "synthetic", "--regions", "2", "--epochs", "1", "--train-size", "64",
+        "--mosaic-base", "synthetic", "--regions", "2", "--weighting", "learned", "--epochs", "1",
+        "--train-size", "64",
         "--query-size", "32", "--run-dir", str(run),
     ]  # fmt: skip
     subprocess.run(train, check=True, capture_output=True, cwd=REPO)
@@ -264,3 +271,7 @@ def test_region_codes_probes_a_trained_mosaic_run(tmp_path):
     assert [cell["region"] for cell in row["localisation"]["cells"]] == [[0, 0], [0, 1], [1, 0], [1, 1]]
     for cell in row["localisation"]["cells"]:
         assert 0 <= cell["queries"] <= 32 and 0 <= cell["own"] <= 1 and 0 <= cell["opposite"] <= 1
+    weights = row["learned_weights"]
+    assert len(weights["mean_weight_per_region"]) == 4 and weights["uniform_weight"] == 0.25
+    assert abs(sum(weights["mean_weight_per_region"]) - 1) < 1e-3
+    assert 0.25 - 1e-4 <= weights["mean_largest_weight"] <= 1
