@@ -1,10 +1,21 @@
-"""What every benchmark records: the machine it ran on and, for the network, its counted FLOPs."""
+"""What every benchmark records: the machine it ran on and, for the network, its counted FLOPs;
+and how the suites run their training commands."""
 
 import os
 import platform
+import subprocess
 import sys
+import time
 
 import numpy as np
+
+
+def run_logged(command, log):
+    """Run `command` (a list), failing on a non-zero exit; `log` (a logger) gets it and its seconds."""
+    log.info("$ %s", " ".join(command))
+    started = time.time()
+    subprocess.run(command, check=True)
+    log.info("%.0f s", time.time() - started)
 
 
 def machine(**extra) -> dict:

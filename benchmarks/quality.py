@@ -24,12 +24,10 @@ import argparse
 import json
 import logging
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-from common import finish, machine
+from common import finish, machine, run_logged
 
 from dmrh_tf.evaluation.report import metric_value
 from dmrh_tf.training.config import METHODS, PRESETS, Config
@@ -37,13 +35,6 @@ from dmrh_tf.training.config import METHODS, PRESETS, Config
 log = logging.getLogger("quality")
 DATA_DIR = "/usr/share/datasets/fashion-mnist"
 OUT = Path(__file__).parent / "results" / "quality.json"
-
-
-def run(command):
-    log.info("$ %s", " ".join(command))
-    started = time.time()
-    subprocess.run(command, check=True)
-    log.info("%.0f s", time.time() - started)
 
 
 FULL_TRAIN_SIZE = 60_000  # Fashion-MNIST's (and its mosaic's) training split
@@ -147,14 +138,14 @@ def main():
                 if os.path.exists(os.path.join(run_dir, "results.json")):
                     log.info("%s done already", run_dir)
                     continue
-                run([sys.executable, *commands[run_dir][1:]])
+                run_logged([sys.executable, *commands[run_dir][1:]], log)
         evaluate = evaluate_command(args, dataset, list(commands))
         report = Path(args.out, dataset, "results.json")
         newest_run = max(os.path.getmtime(os.path.join(d, "results.json")) for d in commands)
         if report.exists() and report.stat().st_mtime > newest_run:
             log.info("%s is newer than its runs: not evaluated again", report)
         else:
-            run([sys.executable, *evaluate[1:]])
+            run_logged([sys.executable, *evaluate[1:]], log)
         record["datasets"][dataset] = summary(report, commands, evaluate)
         args.record.parent.mkdir(parents=True, exist_ok=True)
         args.record.write_text(json.dumps({**record, "machine": finish(record["machine"])}, indent=2) + "\n")

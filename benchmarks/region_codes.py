@@ -125,7 +125,8 @@ def probe(run_dir):
         base_labels.update(zip(map(str, split.ids), split.labels, strict=True))
     outputs = encode_split(model, splits.query, output="region_outputs")
     region_codes = np.where(outputs > 0, 1, -1).astype(np.int8)  # as the model's `codes` layer
-    query_codes = encode_split(model, splits.query)
+    fusion = model.get_layer("fusion")
+    query_codes = np.where(np.asarray(fusion(outputs)) > 0, 1, -1).astype(np.int8)  # one encoding
     db_codes = encode_split(model, splits.database)
     rng = np.random.default_rng(0)
     shuffled = query_codes[rng.permutation(len(query_codes))]
@@ -136,7 +137,6 @@ def probe(run_dir):
     )  # fmt: skip
     with open(os.path.join(run_dir, rd.RESULTS_FILE)) as f:
         results = json.load(f)
-    fusion = model.get_layer("fusion")
     weights = learned_weights(np.asarray(fusion.region_logits)) if config.weighting == "learned" else None
     return {
         "run_dir": run_dir,

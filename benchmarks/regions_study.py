@@ -23,19 +23,18 @@ wall time each N gets the training steps that take as long as N = 1's `--epochs`
 """
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
-from common import finish, machine
+from common import finish, machine, run_logged
 
 from dmrh_tf.evaluation.curves import plot_map_vs_regions_seeds
-from dmrh_tf.training.config import PRESETS
+from dmrh_tf.training.config import PRESETS, Config
 
 log = logging.getLogger("regions_study")
 DATA_DIR = "/usr/share/datasets/fashion-mnist"
@@ -138,7 +137,7 @@ def main():
     if calibration_path.exists():
         costs = {int(n): c for n, c in json.loads(calibration_path.read_text()).items()}
     else:
-        width = PRESETS[args.preset].get("width", 0.25)
+        width = dataclasses.replace(Config(), **PRESETS[args.preset]).width
         costs = calibrate(width, args.regions, args.bits, args.train_size, args.calibration_steps)
         calibration_path.write_text(json.dumps(costs, indent=2))
     runs = []
@@ -149,10 +148,7 @@ def main():
             command = train_command(args, regions, weighting, seed, steps, run_dir)
             results_path = os.path.join(run_dir, "results.json")
             if not os.path.exists(results_path):
-                log.info("$ %s", " ".join(command))
-                started = time.time()
-                subprocess.run(command, check=True)
-                log.info("%s: %.0f s", run_dir, time.time() - started)
+                run_logged(command, log)
             with open(results_path) as f:
                 results = json.load(f)
             runs.append(
