@@ -408,10 +408,11 @@ class RestApiServer:
                     return self._reply(429, {"error": "Concurrent RPC limit exceeded!"})
                 try:
                     body = self.rfile.read(length) if length else b""
-                    self._reply(*api.handle(method, self.path, body))
-                finally:
+                    answer = api.handle(method, self.path, body)
+                finally:  # before the reply: a client's next request never finds its own slot taken
                     if slots is not None:
                         slots.release()
+                self._reply(*answer)
 
             def do_GET(self):
                 self._serve("GET")
