@@ -13,11 +13,13 @@ one optimiser recipe: the package's default (SGD, momentum 0.9, lr 0.05 after a 
 1), or a preset's with `--preset` (e.g. `cpu`: Adam 1e-3, cosine decay, dropout 0; the flags the
 suite sets — width, epochs, sizes, N — override the preset's).
 
-Resumable: a run whose results.json exists is not trained again, and a data set's report is not
-rebuilt while it is newer than all its runs. Writes runs/quality/<data>_k<bits>_n<N>/ (one training
-run each), docs/results/<data>/ (the tables and plots of `python -m dmrh_tf.evaluate`) and
-benchmarks/results/quality.json: every row of the tables with mAP@5000, precision@100, the seconds
-it took (training, and encoding + scoring) and the command that reproduces it.
+`--add` extends a data set's report and record by other bit lengths (e.g. `--bits 24` beside an
+earlier 48), keeping what is there. Resumable: a run whose results.json exists is not trained again,
+and a data set's report is not rebuilt while it is newer than all its runs. Writes
+runs/quality/<data>_k<bits>_n<N>/ (one training run each), docs/results/<data>/ (the tables and
+plots of `python -m dmrh_tf.evaluate`) and benchmarks/results/quality.json: every row of the tables
+with mAP@5000, precision@100, the seconds it took (training, and encoding + scoring) and the command
+that reproduces it.
 """
 
 import argparse
@@ -67,7 +69,8 @@ def evaluate_command(args, dataset, run_dirs):
     return [
         "python", "-m", "dmrh_tf.evaluate", "--runs", *run_dirs, "--baselines", *args.baselines,
         "--train-size", args.train_size, "--query-size", args.query_size,
-        "--bits", *map(str, args.bits), "--out", os.path.join(args.out, dataset), "--fresh",
+        "--bits", *map(str, args.bits), "--out", os.path.join(args.out, dataset),
+        *([] if args.add else ["--fresh"]),
     ]  # fmt: skip
 
 
@@ -77,13 +80,16 @@ def grid(args):
     return cells + [(method, 1) for method in args.methods if method != "dmrh"]
 
 
-def summary(report_path, train_commands, evaluate):
-    """The rows of one data set's report: metrics, seconds and the commands behind each cell."""
+def summary(report_path, train_commands, evaluate, bit_lengths):
+    """The rows of one data set's report at `bit_lengths`: metrics, seconds and the commands behind
+    each cell."""
     with open(report_path) as f:
         report = json.load(f)
     rows = []
     for method, entry in report["methods"].items():
         for bits, metrics in sorted(entry["bits"].items(), key=lambda item: int(item[0])):
+            if int(bits) not in bit_lengths:
+                continue
             row = {
                 "method": method,
                 "bits": int(bits),
@@ -118,6 +124,12 @@ def main():
     parser.add_argument("--runs", default="runs/quality")
     parser.add_argument("--out", default="docs/results")
     parser.add_argument("--record", type=Path, default=OUT, help="the JSON summary")
+    parser.add_argument(
+        "--add",
+        action="store_true",
+        help="add --bits to a data set's report and record, keeping its other bit lengths (whose runs "
+        "may be gone); the same sizes are checked",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     record = json.loads(args.record.read_text()) if args.record.exists() else {}
@@ -146,7 +158,11 @@ def main():
             log.info("%s is newer than its runs: not evaluated again", report)
         else:
             run_logged([sys.executable, *evaluate[1:]], log)
-        record["datasets"][dataset] = summary(report, commands, evaluate)
+        entry = summary(report, commands, evaluate, args.bits)
+        if args.add and dataset in record["datasets"]:
+            kept = [row for row in record["datasets"][dataset]["rows"] if row["bits"] not in args.bits]
+            entry["rows"] = sorted(kept + entry["rows"], key=lambda row: row["bits"])
+        record["datasets"][dataset] = entry
         args.record.parent.mkdir(parents=True, exist_ok=True)
         args.record.write_text(json.dumps({**record, "machine": finish(record["machine"])}, indent=2) + "\n")
         log.info("wrote %s", args.record)

@@ -5,6 +5,7 @@ Correctness of the scripts only: no timing is asserted (timings are the scripts'
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -275,3 +276,43 @@ def test_region_codes_probes_a_trained_mosaic_run(tmp_path):
     assert len(weights["mean_weight_per_region"]) == 4 and weights["uniform_weight"] == 0.25
     assert abs(sum(weights["mean_weight_per_region"]) - 1) < 1e-3
     assert 0.25 - 1e-4 <= weights["mean_largest_weight"] <= 1
+
+
+def test_quality_suite_records_every_cell_and_adds_a_bit_length(tmp_path):
+    """Tiny synthetic suite (DMRH N = 1 and LSH) at 8 bits, then `--add --bits 16`: the report and the
+    record hold both bit lengths, each row with its command, and the 8-bit rows survive although
+    their runs are deleted before the second call."""
+
+    def quality(*extra):
+        command = [
+            sys.executable, str(REPO / "benchmarks" / "quality.py"), "--datasets", "synthetic",
+            "--regions", "1", "--methods", "dmrh", "--baselines", "lsh", "--preset", "smoke",
+            "--epochs", "1", "--train-size", "64", "--query-size", "16", "--runs", str(tmp_path / "runs"),
+            "--out", str(tmp_path / "report"), "--record", str(tmp_path / "q.json"), *extra,
+        ]  # fmt: skip
+        environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+        result = subprocess.run(
+            command, cwd=REPO, env=environment, capture_output=True, text=True, timeout=600
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        return json.loads((tmp_path / "q.json").read_text())
+
+    first = quality("--bits", "8")
+    rows = first["datasets"]["synthetic"]["rows"]
+    assert sorted((row["method"], row["bits"]) for row in rows) == [("DMRH (N=1)", 8), ("LSH", 8)]
+    (dmrh,) = [row for row in rows if row["method"] == "DMRH (N=1)"]
+    assert "--bits 8" in dmrh["train_command"] and dmrh["training_seconds"] > 0
+    (map_key,) = [key for key in dmrh if key.startswith("map@")]  # the run's own K
+    assert 0 <= dmrh[map_key] <= 1 and first["settings"]["preset"] == "smoke"
+
+    shutil.rmtree(tmp_path / "runs")  # the 8-bit runs are gone: --add must keep their rows anyway
+    second = quality("--bits", "16", "--add")
+    rows = second["datasets"]["synthetic"]["rows"]
+    assert sorted((row["method"], row["bits"]) for row in rows) == [
+        ("DMRH (N=1)", 8), ("DMRH (N=1)", 16), ("LSH", 8), ("LSH", 16)
+    ]  # fmt: skip
+    assert [row for row in rows if row["bits"] == 8] == [
+        row for row in first["datasets"]["synthetic"]["rows"]
+    ]
+    report = json.loads((tmp_path / "report" / "synthetic" / "results.json").read_text())
+    assert sorted(report["methods"]["DMRH (N=1)"]["bits"]) == ["16", "8"]
