@@ -36,8 +36,8 @@ TINY = {
 }  # fmt: skip
 
 
-def run_benchmark(name, args, out, env=None):
-    command = [sys.executable, str(REPO / "benchmarks" / f"{name}.py"), *args, "--out", str(out)]
+def run_benchmark(name, args, out, env=None, out_flag="--out"):
+    command = [sys.executable, str(REPO / "benchmarks" / f"{name}.py"), *args, out_flag, str(out)]
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
     result = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -284,18 +284,12 @@ def test_quality_suite_records_every_cell_and_adds_a_bit_length(tmp_path):
     their runs are deleted before the second call."""
 
     def quality(*extra):
-        command = [
-            sys.executable, str(REPO / "benchmarks" / "quality.py"), "--datasets", "synthetic",
-            "--regions", "1", "--methods", "dmrh", "--baselines", "lsh", "--preset", "smoke",
-            "--epochs", "1", "--train-size", "64", "--query-size", "16", "--runs", str(tmp_path / "runs"),
-            "--out", str(tmp_path / "report"), "--record", str(tmp_path / "q.json"), *extra,
+        args = [
+            "--datasets", "synthetic", "--regions", "1", "--methods", "dmrh", "--baselines", "lsh",
+            "--preset", "smoke", "--epochs", "1", "--train-size", "64", "--query-size", "16",
+            "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "report"), *extra,
         ]  # fmt: skip
-        environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-        result = subprocess.run(
-            command, cwd=REPO, env=environment, capture_output=True, text=True, timeout=600
-        )
-        assert result.returncode == 0, result.stderr[-3000:]
-        return json.loads((tmp_path / "q.json").read_text())
+        return run_benchmark("quality", args, tmp_path / "q.json", out_flag="--record")
 
     first = quality("--bits", "8")
     rows = first["datasets"]["synthetic"]["rows"]

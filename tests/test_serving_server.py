@@ -383,10 +383,6 @@ def _error_cases():
     return cases
 
 
-def _short_sleep(seconds):
-    time.sleep(min(seconds, 0.05))
-
-
 def test_every_error_path_answers_tf_serving_status_and_server_keeps_serving(served, stubs):
     model, _, client, _ = served
     prediction, model_service, _ = stubs
@@ -395,7 +391,7 @@ def test_every_error_path_answers_tf_serving_status_and_server_keeps_serving(ser
     for label, rpc, request, code, message in _error_cases():
         call = getattr(model_service if rpc == "GetModelStatus" else prediction, rpc)
         with pytest.raises(grpc.RpcError) as raised:  # grpcio frees a slot just after its answer
-            call_with_retries(functools.partial(call, request, timeout=60), sleep=_short_sleep)
+            call_with_retries(functools.partial(call, request, timeout=60), max_backoff=0.05)
         assert raised.value.code().name == code, (label, raised.value.code(), raised.value.details())
         assert raised.value.details().startswith(message), (label, raised.value.details())
         np.testing.assert_array_equal(client.hash_images(image), expected, err_msg=label)
