@@ -70,7 +70,18 @@ def _cpu_model() -> dict:
     fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
     fields = {k.strip(): v.strip() for k, v in fields.items()}
     flags = set(fields.get("flags", "").split())
-    wanted = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16")
+    # avx512_bf16 on: what makes TensorFlow turn its oneDNN kernels on by itself (see `onednn`)
+    wanted = (
+        "avx2",
+        "fma",
+        "avx512f",
+        "avx512_bf16",
+        "avx512_vnni",
+        "avx_vnni",
+        "amx_bf16",
+        "amx_tile",
+        "amx_int8",
+    )
     return {"cpu_model": fields.get("model name"), "cpu_flags": [f for f in wanted if f in flags]}
 
 
@@ -88,7 +99,7 @@ def _keras_facts() -> dict:
 
         gpus = tf.config.list_physical_devices("GPU")
         names = [tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name) for gpu in gpus]
-        facts.update(tensorflow=tf.__version__, accelerators=names)
+        facts.update(tensorflow=tf.__version__, accelerators=names, onednn=_onednn_enabled())
     elif backend == "jax":
         import jax
 
@@ -100,3 +111,13 @@ def _keras_facts() -> dict:
         names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
         facts.update(torch=torch.__version__, accelerators=names)
     return facts
+
+
+def _onednn_enabled():
+    """Whether TensorFlow runs oneDNN's CPU kernels (read from TF, not from dmrh_tf, so that a
+    benchmark run with `PYTHONPATH` at an older checkout records it too)."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+    except ImportError:
+        return None
+    return bool(_pywrap_util_port.IsMklEnabled())

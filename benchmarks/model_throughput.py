@@ -28,6 +28,10 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# dmrh_tf before TensorFlow and Keras: it picks TF's CPU kernels (dmrh_tf/__init__.py)
+import dmrh_tf  # noqa: F401
+
+# isort: split
 import keras
 import numpy as np
 from common import finish, forward_flops, machine

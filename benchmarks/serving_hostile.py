@@ -26,13 +26,17 @@ import zlib
 from pathlib import Path
 
 import grpc
+
+# dmrh_tf before TensorFlow and Keras: it picks TF's CPU kernels (dmrh_tf/__init__.py)
+import dmrh_tf
+
+# isort: split
 import numpy as np
 import tensorflow as tf
 from common import finish, machine
 from serving_throughput import start_server
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-import dmrh_tf
 from serving.client import CHANNEL_OPTIONS
 from serving.export import export_model
 

@@ -28,11 +28,14 @@ import tempfile
 import time
 from pathlib import Path
 
+# dmrh_tf before TensorFlow and Keras: it picks TF's CPU kernels (dmrh_tf/__init__.py)
+import dmrh_tf
+
+# isort: split
 import numpy as np
 import tensorflow as tf
 from common import finish, machine
 
-import dmrh_tf
 from serving.client import HashingClient
 from serving.export import export_model
 

@@ -9,6 +9,18 @@ The packages, in the direction imports go (see docs/architecture.md):
 - `data` (data sets, splits, the input pipeline) and `evaluation` (metrics, ranking, the non-deep baselines).
 """
 
+# ruff: noqa: E402 (the imports below come after the oneDNN setting, which must precede TensorFlow's)
+import logging
+import os
+import platform
+import sys
+
+# TensorFlow's oneDNN CPU kernels unless the environment says otherwise, set before anything imports
+# TensorFlow (which reads it once, on import): see dmrh_tf/model/cpu_kernels.py for why.
+_ONEDNN = "TF_ENABLE_ONEDNN_OPTS"
+_TOO_LATE = "tensorflow" in sys.modules and _ONEDNN not in os.environ
+os.environ.setdefault(_ONEDNN, "1")
+
 from dmrh_tf.methods import DMRHLoss, dpsh_loss
 from dmrh_tf.model import (
     BinaryCode,
@@ -29,6 +41,22 @@ try:
 except ModuleNotFoundError as error:
     if error.name != "tensorflow":
         raise
+
+log = logging.getLogger(__name__)
+
+# Where importing dmrh_tf first would have helped: TF's x86 Linux builds, on Keras's TF backend.
+if _TOO_LATE and sys.platform == "linux" and platform.machine() == "x86_64":
+    import keras
+
+    from dmrh_tf.model.cpu_kernels import onednn_enabled
+
+    if keras.backend.backend() == "tensorflow" and not onednn_enabled():
+        log.warning(
+            "TensorFlow was imported before dmrh_tf and runs its own CPU kernels, which trained 1.4-1.5x "
+            "slower than oneDNN's on AVX2 CPUs: import dmrh_tf first, or set %s=1 before Python starts "
+            "(=0 keeps TensorFlow's own and silences this)",
+            _ONEDNN,
+        )
 
 __all__ = [
     "BinaryCode",

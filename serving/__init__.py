@@ -8,6 +8,14 @@ Names are imported on first use, so that the client does not load Keras or the m
 """
 
 import importlib
+import os
+import sys
+
+# TensorFlow's oneDNN CPU kernels unless the environment says otherwise, before TF is imported: the
+# policy of dmrh_tf/__init__.py (why: dmrh_tf/model/cpu_kernels.py), set here too because `serving`
+# does not import dmrh_tf up front. Not once TF is imported: dmrh_tf then warns where it ran TF's own.
+if "tensorflow" not in sys.modules:
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 _EXPORTS = {
     "HashingClient": "serving.client",

@@ -26,6 +26,7 @@ import tempfile
 import keras
 import tensorflow as tf
 
+from dmrh_tf.model.space_to_depth_conv2d import blocked_convolutions
 from serving import contract
 from serving.image_limits import DEFAULT_MAX_PIXELS
 from serving.serving_graph import ServingGraph
@@ -104,9 +105,11 @@ def write_saved_model(
     )
     archive = keras.export.ExportArchive()
     archive.track(model)
-    for name, function, signature in graph.input_signatures():
-        archive.add_endpoint(name, function, input_signature=signature)
-    archive.write_out(path, verbose=False)
+    # conv1's blocked form: the serving host may run TF's own kernels (blocked_convolutions)
+    with blocked_convolutions():
+        for name, function, signature in graph.input_signatures():
+            archive.add_endpoint(name, function, input_signature=signature)
+        archive.write_out(path, verbose=False)
     write_warmup(path, warmup_requests(model_name, graph.side))
     facts = _export_facts(graph, config_dict, fingerprint, version)
     with open(os.path.join(path, contract.ASSETS_EXTRA_DIR, contract.CONFIG_FILE), "w") as f:

@@ -5,6 +5,10 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+# dmrh_tf first, as in a user's process: it picks TensorFlow's CPU kernels before TF is imported
+import dmrh_tf  # noqa: F401
+
+# isort: split
 import tensorflow as tf
 
 # Must happen before TensorFlow initialises its devices (i.e. before any op runs).

@@ -64,6 +64,22 @@ def test_export_layout_and_config(exported):
     assert facts["model_fingerprint"] == model_fingerprint(model)
 
 
+def test_the_saved_graph_holds_conv1_in_blocks(exported):
+    """Whatever kernels the exporting process ran, the SavedModel computes conv1 as the stride-1
+    convolution of 4×4 blocks (fast on TF's own kernels, which a TF Serving host may run): no
+    stride-4 convolution is left in its graph."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved = saved_model_pb2.SavedModel()
+    with open(os.path.join(exported[3], "saved_model.pb"), "rb") as f:
+        saved.ParseFromString(f.read())
+    graph = saved.meta_graphs[0].graph_def
+    nodes = [*graph.node, *(node for function in graph.library.function for node in function.node_def)]
+    strides = {tuple(node.attr["strides"].list.i) for node in nodes if node.op == "Conv2D"}
+    assert (1, 1, 1, 1) in strides
+    assert (1, 4, 4, 1) not in strides
+
+
 def test_signatures_names_and_specs(loaded):
     assert set(loaded.signatures) == {
         contract.IMAGES_SIGNATURE,
@@ -334,7 +350,9 @@ def test_loads_without_the_package_and_saved_model_cli_lists_signatures(exported
     _, model, _, path = exported
     images = smooth_images(4, 64, 96, seed=3)
     np.save(tmp_path / "images.npy", images)
+    # as a process that never saw dmrh_tf: TensorFlow's own choice of CPU kernels
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ""}
+    env.pop("TF_ENABLE_ONEDNN_OPTS", None)
     # cwd outside the repository, so that `serving`/`dmrh_tf` are not importable from the cwd.
     plain = subprocess.Popen(
         [sys.executable, "-c", PLAIN_LOAD, path, str(tmp_path / "images.npy")],

@@ -6,6 +6,10 @@ resumes a search and writes the best trial's config for `python -m dmrh_tf.train
 See docs/tuning.md.
 """
 
+# dmrh_tf before TensorFlow and Keras: it picks TF's CPU kernels (dmrh_tf/__init__.py)
+import dmrh_tf  # noqa: F401
+
+# isort: split
 from tuning.hypermodel import OBJECTIVE, DMRHHyperModel, failure_reason
 from tuning.space import SearchSpace, config_for
 from tuning.summary import TrialRow, best_trial, format_table, read_trials, write_best_config

@@ -7,6 +7,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from dmrh_tf.data.pipeline import without_autotuning
+
 __all__ = ["ImageCheck", "check_image_files"]
 
 log = logging.getLogger(__name__)
@@ -34,7 +36,7 @@ def _decodes(paths):
         image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
         return row, tf.shape(image)
 
-    rows = rows.map(decode, num_parallel_calls=tf.data.AUTOTUNE).ignore_errors()
+    rows = without_autotuning(rows.map(decode, num_parallel_calls=tf.data.AUTOTUNE).ignore_errors())
     good = np.zeros(len(paths), bool)
     for row, shape in rows.as_numpy_iterator():
         good[row] = shape.min() > 0

@@ -1,7 +1,34 @@
 """A valid, strided convolution computed as a stride-1 convolution of space-to-depth blocks."""
 
+import contextlib
+
 import keras
 from keras import ops
+
+from dmrh_tf.model.cpu_kernels import onednn_enabled
+
+_blocked_forced = False
+
+
+def blocks_pay() -> bool:
+    """Whether to compute the blocked convolution, decided when a graph is traced: on TensorFlow's
+    own (Eigen) CPU kernels, in `blocked_convolutions()`, and on other backends (as measured before).
+    Under oneDNN's kernels (`dmrh_tf.model.cpu_kernels`) the plain strided convolution trained 6 %
+    faster (widths 0.25 and 0.5, N = 2, 2 AVX2 cores, benchmarks/results/onednn_ab/). Not measured:
+    a TF GPU, and XLA (`--jit-compile`), whose CPU convolutions are not oneDNN's."""
+    return _blocked_forced or keras.backend.backend() != "tensorflow" or not onednn_enabled()
+
+
+@contextlib.contextmanager
+def blocked_convolutions():
+    """Trace the blocked path whatever this process's kernels: for a graph that runs elsewhere (a
+    SavedModel for TF Serving, whose host may run TF's own kernels, where the plain shape is slow)."""
+    global _blocked_forced
+    previous, _blocked_forced = _blocked_forced, True
+    try:
+        yield
+    finally:
+        _blocked_forced = previous
 
 
 @keras.saving.register_keras_serializable(package="dmrh_tf")
@@ -13,6 +40,9 @@ class SpaceToDepthConv2D(keras.layers.Conv2D):
     stride-1 convolution gives the same outputs. Measured on a 2-core CPU, TF's kernels run the
     strided 3-channel shape at ~40 GFLOP/s forward and ~16 for the filter gradient, the blocked one
     at the speed of conv2–conv5 (~100), for 19 % more arithmetic (the padded kernel row and column).
+    Under TensorFlow's oneDNN kernels, which run the strided shape well, it computes the plain
+    convolution instead (`blocks_pay`): the layer, its weights and its `.keras` file are the same
+    either way; an exported SavedModel holds the blocked graph (`blocked_convolutions`).
     Only `padding="valid"`, square strides > 1, `dilation_rate=1`, `groups=1` are accepted.
     """
 
@@ -33,6 +63,12 @@ class SpaceToDepthConv2D(keras.layers.Conv2D):
             )
 
     def convolution_op(self, inputs, kernel):
+        if blocks_pay():
+            return self.blocked_convolution(inputs, kernel)
+        return super().convolution_op(inputs, kernel)
+
+    def blocked_convolution(self, inputs, kernel):
+        """The convolution as a stride-1 convolution of s×s blocks (the same outputs)."""
         s = self.strides[0]
         kh, kw, channels, filters = kernel.shape
         bh, bw = -(-kh // s), -(-kw // s)  # the kernel in blocks
