@@ -13,7 +13,9 @@ not part of the time; the last epoch's mAP is the run's own (results.json: the s
 `--rescore-last`. Resumable: each run's scored epochs are kept in `<run>/epoch_maps.json`.
 
 Writes `<plots>/time_to_quality.png` (mAP against minutes), `<plots>/convergence.png` (the slides'
-"convergence analysis": loss and mAP per epoch) and `--out` (JSON: the points and each run's config).
+"convergence analysis": loss and mAP per epoch) and `--out` (JSON: the points, each run's config and
+the machine it was scored on). `--add` keeps the runs already in `--out` under other labels, points as
+recorded, so a curve measured in another session (whose run directory is gone) stays in the plots.
 """
 
 import argparse
@@ -83,6 +85,9 @@ def main():
         "--rescore-last", action="store_true", help="score the last epoch's checkpoint too (a check)"
     )
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "time_to_quality.json"))
+    parser.add_argument(
+        "--add", action="store_true", help="keep --out's runs under other labels (as recorded) beside these"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     labels = args.labels or [Path(run).name for run in args.runs]
@@ -90,6 +95,13 @@ def main():
         parser.error("--labels needs one label per run")
     info = machine()
     curves, record = {}, []
+    if args.add and os.path.exists(args.out):
+        with open(args.out) as f:
+            earlier = json.load(f)
+        for run in earlier["runs"]:
+            if run["label"] not in labels:
+                record.append({"machine": earlier["machine"], **run})  # a run's own machine wins
+                curves[run["label"]] = run["points"]
     for label, run in zip(labels, args.runs, strict=True):
         results_path = os.path.join(run, rd.RESULTS_FILE)
         if not os.path.exists(results_path):
@@ -106,6 +118,7 @@ def main():
         curves[label] = curve_points(history, maps, results["evaluate_seconds"])
         record.append(
             {
+                "machine": info,
                 "label": label,
                 "run_dir": run,
                 "config": dataclasses.asdict(config),

@@ -13,7 +13,9 @@ to measure what it costs. Not a test: it measures, it asserts nothing.
 resize to 192 + 32N, grey → RGB and the forward pass, as `train` and `evaluate` encode), median of
 `--encode-passes` passes, each recorded. `--rounds`
 repeats every measurement and records each round and their median: on a shared machine compare
-medians of interleaved runs, not single numbers.
+medians of interleaved runs, not single numbers. `--profile-steps P` traces P more steps after the
+timed ones with TensorFlow's profiler and records each op type's self time in milliseconds per step
+(`op_profile.py`; core-milliseconds, summed over both the step's and the input pipeline's threads).
 
 FLOPs are counted from the layer shapes (2·H·W·k²·Cin·Cout per convolution, forward) and a training
 step is taken as 3× the forward pass (backward ≈ 2× forward), the usual convention.
@@ -23,6 +25,8 @@ import argparse
 import json
 import logging
 import os
+import shutil
+import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -34,6 +38,7 @@ import dmrh_tf  # noqa: F401
 import keras
 import numpy as np
 from common import finish, forward_flops, machine
+from op_profile import ProfileSteps, op_self_seconds, per_step_table
 
 from dmrh_tf.data import Split, train_dataset
 from dmrh_tf.encode import encode_split
@@ -70,7 +75,10 @@ def measure_encoding(encoder, count, passes=1):
     return rates
 
 
-def measure(width, regions, bits, batch_size, steps, memory, jit_compile, mixed_precision, strategy, malloc):
+def measure(
+    width, regions, bits, batch_size, steps, memory, jit_compile, mixed_precision, strategy, malloc,
+    *, profile_steps=0,
+):  # fmt: skip
     keras.backend.clear_session()
     keras.mixed_precision.set_dtype_policy("mixed_bfloat16" if mixed_precision else "float32")
     config = Config(bits=bits, regions=regions, width=width, batch_size=batch_size, jit_compile=jit_compile)
@@ -88,10 +96,15 @@ def measure(width, regions, bits, batch_size, steps, memory, jit_compile, mixed_
         from dmrh_tf.training.callbacks import MallocThresholds
 
         callbacks.append(MallocThresholds())
+    profile_dir = tempfile.mkdtemp(prefix="train_throughput_profile_") if profile_steps else None
+    if profile_steps:  # after the timed steps: the profiler's overhead stays out of their timing
+        callbacks.append(ProfileSteps(profile_dir, warmup + steps, profile_steps))
     trainer.fit(
-        dataset, epochs=1, steps_per_epoch=warmup + steps, verbose=0, callbacks=callbacks, shuffle=False
-    )
-    seconds = clock.times[-1] - clock.times[warmup - 1]
+        dataset, epochs=1, steps_per_epoch=warmup + steps + profile_steps, verbose=0,
+        callbacks=callbacks, shuffle=False,
+    )  # fmt: skip
+    timed = clock.times[warmup - 1 : warmup + steps]
+    seconds = timed[-1] - timed[0]
     images_per_second = steps * batch_size / seconds
     flops = forward_flops(trainer.encoder)
     row = {
@@ -107,11 +120,17 @@ def measure(width, regions, bits, batch_size, steps, memory, jit_compile, mixed_
         "precision": "mixed_bfloat16" if mixed_precision else "float32",
         "steps": steps,
         "seconds": round(seconds, 3),
-        "median_step_seconds": round(float(np.median(np.diff(clock.times[warmup - 1 :]))), 4),
+        "median_step_seconds": round(float(np.median(np.diff(timed))), 4),
         "images_per_second": round(images_per_second, 2),
         "forward_gflop_per_image": round(flops / 1e9, 4),
         "achieved_gflop_per_second": round(3 * flops * images_per_second / 1e9, 1),
     }
+    if profile_steps:
+        profiled = clock.times[warmup + steps - 1 :]
+        row["profile_steps"] = profile_steps
+        row["profile_step_seconds"] = round((profiled[-1] - profiled[0]) / profile_steps, 4)
+        row["profile_ms_per_step"] = per_step_table(op_self_seconds(profile_dir), profile_steps)
+        shutil.rmtree(profile_dir)
     return row, trainer.encoder
 
 
@@ -121,7 +140,7 @@ def measure_rounds(args, width, regions, jit):
     for _ in range(args.rounds):
         row, encoder = measure(
             width, regions, args.bits, args.batch_size, args.steps, args.memory, jit,
-            args.mixed_precision, args.strategy, args.malloc,
+            args.mixed_precision, args.strategy, args.malloc, profile_steps=args.profile_steps,
         )  # fmt: skip
         if args.encode:
             rates = measure_encoding(encoder, args.encode, args.encode_passes)
@@ -166,6 +185,10 @@ def main():
         "--encode-passes", type=int, default=1, help="encode them this many times (each pass recorded)"
     )
     parser.add_argument("--rounds", type=int, default=1, help="measurements per setting (median kept)")
+    parser.add_argument(
+        "--profile-steps", type=int, default=0,
+        help="trace this many more steps after the timed ones: op types' self ms per step (op_profile.py)",
+    )  # fmt: skip
     parser.add_argument(
         "--out", default=os.path.join(os.path.dirname(__file__), "results", "train_throughput.json")
     )

@@ -22,7 +22,7 @@ TINY = {
     ],
     "train_throughput": [
         "--widths", "0.125", "--regions", "1", "--batch-size", "4", "--steps", "2", "--memory", "64",
-        "--encode", "8", "--rounds", "2",
+        "--encode", "8", "--rounds", "2", "--profile-steps", "2",
     ],
     "evaluation_speed": [
         "--queries", "40", "--database", "300", "--bits", "16", "--k", "50", "--loop-queries", "10",
@@ -63,6 +63,11 @@ def check_train_throughput(report):
     assert row["images_per_second"] > 0 and row["forward_gflop_per_image"] > 0
     assert row["rounds"] == 2 and len(row["images_per_second_rounds"]) == 2
     assert row["encode_images"] == 8 and row["encode_images_per_second"] > 0
+    # Where the profiled steps' time went, by op type: the convolutions are there, and the table adds up.
+    profile = row["profile_ms_per_step"]
+    assert row["profile_steps"] == 2 and row["profile_step_seconds"] > 0
+    assert any("Conv2D" in kind for kind in profile) and profile["total"] > 0
+    assert abs(sum(v for k, v in profile.items() if k != "total") - profile["total"]) < 0.1
 
 
 def check_evaluation_speed(report):
@@ -138,6 +143,24 @@ def test_time_to_quality_scores_every_epoch_of_a_run(tmp_path):
     )
     assert json.loads((run / "epoch_maps.json").read_text()).keys() == {"1", "2"}
     assert abs(report["runs"][0]["points"][1]["map_at_k"] - results["map_at_k"]) < 1e-9
+    # --add keeps the record's runs under other labels as recorded (their run directories may be
+    # gone): the earlier curve and its machine stay beside the new one, and a label given again is
+    # replaced, not repeated.
+    kept = report["runs"][0]
+    report = run_benchmark(
+        "time_to_quality",
+        ["--runs", str(run), "--labels", "again", "--plots", str(plots), "--add"],
+        tmp_path / "t.json",
+    )
+    assert [r["label"] for r in report["runs"]] == ["run", "again"]
+    assert report["runs"][0]["points"] == kept["points"] and "cpu_count" in report["runs"][0]["machine"]
+    assert report["runs"][1]["points"] == kept["points"]  # the same run, from its epoch_maps.json
+    report = run_benchmark(
+        "time_to_quality",
+        ["--runs", str(run), "--labels", "again", "--plots", str(plots), "--add"],
+        tmp_path / "t.json",
+    )
+    assert [r["label"] for r in report["runs"]] == ["run", "again"]
 
 
 def test_speedup_compares_the_medians_of_two_sets_of_reports(tmp_path):
@@ -310,3 +333,28 @@ def test_quality_suite_records_every_cell_and_adds_a_bit_length(tmp_path):
     ]
     report = json.loads((tmp_path / "report" / "synthetic" / "results.json").read_text())
     assert sorted(report["methods"]["DMRH (N=1)"]["bits"]) == ["16", "8"]
+
+
+def test_op_profile_counts_each_op_type_by_its_self_time(tmp_path):
+    """A synthetic trace: an op's self time is its span less the ops nested in it, through a runtime
+    span between them; runtime spans, the eager thread and Eigen's pool threads count nothing."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import op_profile
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    space = xplane_pb2.XSpace()
+    plane = space.planes.add(name=op_profile.HOST_PLANE)
+    for key, name in enumerate(["f:StatefulPartitionedCall", "Iterator::Map", "c:Conv2D", "m:MatMul"], 1):
+        plane.event_metadata[key].id, plane.event_metadata[key].name = key, name
+    spans = [(1, 0, 100), (2, 10, 50), (3, 20, 30), (4, 100, 30), (3, 140, 5)]  # (op, start, length)
+    for line_name in ("tf_Compute/1", "python", "tf_numa_-1_Eigen/2"):
+        line = plane.lines.add(name=line_name)
+        for key, start, length in spans:
+            line.events.add(metadata_id=key, offset_ps=start * 10**9, duration_ps=length * 10**9)
+    logdir = tmp_path / "plugins" / "profile" / "run"
+    logdir.mkdir(parents=True)
+    (logdir / "host.xplane.pb").write_bytes(space.SerializeToString())
+    seconds = op_profile.op_self_seconds(str(tmp_path))
+    assert seconds == pytest.approx({"StatefulPartitionedCall": 0.07, "Conv2D": 0.035, "MatMul": 0.03})
+    table = op_profile.per_step_table(seconds, steps=5, top=1)
+    assert table == {"StatefulPartitionedCall": 14.0, "other": 13.0, "total": 27.0}
